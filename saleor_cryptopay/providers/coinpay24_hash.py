@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Iterable, Mapping, Tuple, Union
+from collections.abc import Iterable, Mapping
+from typing import Union
 from urllib.parse import quote_plus
 
 HASH_FIELD = "verify_hash"
 
-Fields = Union[Mapping[str, str], Iterable[Tuple[str, str]]]
+Fields = Union[Mapping[str, str], Iterable[tuple[str, str]]]
 
 
 def php_urlencode(value: str) -> str:

@@ -11,7 +11,7 @@ import hmac
 
 
 def request_signature(key: str, nonce: int | str, secret: str) -> str:
-    return hashlib.sha256(f"{key}{nonce}{secret}".encode("utf-8")).hexdigest()
+    return hashlib.sha256(f"{key}{nonce}{secret}".encode()).hexdigest()
 
 
 def check_signature(key: str, nonce: int | str, secret: str, signature: str) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 
 
-class PaymentStatus(str, enum.Enum):
+class PaymentStatus(enum.StrEnum):
     NEW = "new"  # created; shopper has not paid (or not chosen a coin) yet
     WAITING = "waiting"  # coin/address chosen, awaiting the transfer
     CONFIRMING = "confirming"  # transfer seen, awaiting network confirmations

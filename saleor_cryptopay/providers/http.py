@@ -1,0 +1,198 @@
+"""HTTP plumbing shared by the provider clients.
+
+Every call has a connect and a read timeout, TLS verification is always on,
+and whatever goes wrong comes out as one ``ProviderError`` that says whether a
+retry can help. Request bodies carry credentials, so nothing here logs or
+quotes them: logs get method, path, status and time only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any, Optional
+from urllib.parse import urlsplit
+
+import requests
+
+from .errors import ProviderError
+
+logger = logging.getLogger("saleor_cryptopay.providers")
+
+DEFAULT_TIMEOUT = (5.0, 20.0)  # (connect, read) seconds
+_BODY_EXCERPT = 200
+USER_AGENT = "saleor-cryptopay/0.1 (+python-requests)"
+
+
+@dataclass(frozen=True)
+class HttpResult:
+    status_code: int
+    body: Any  # parsed JSON (dict or list)
+    headers: dict
+
+
+def parse_retry_after(value: Optional[str]) -> Optional[float]:
+    """Retry-After as seconds, from either delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _describe_body(text: str, content_type: str) -> str:
+    stripped = text.strip()
+    if not stripped:
+        return "empty response body"
+    if "html" in content_type or stripped[:1] == "<":
+        return "HTML page instead of JSON"
+    return "malformed JSON response"
+
+
+class HttpTransport:
+    """A ``requests.Session`` with the project's rules baked in."""
+
+    def __init__(
+        self,
+        provider: str,
+        base_url: str,
+        *,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        session: Optional[requests.Session] = None,
+    ) -> None:
+        scheme = urlsplit(base_url).scheme
+        if scheme not in ("http", "https"):
+            raise ValueError(f"{provider}: base URL must be http(s), got {base_url!r}")
+        self.provider = provider
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.session = session or requests.Session()
+        self.session.headers.setdefault("User-Agent", USER_AGENT)
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    def post(
+        self,
+        path: str,
+        *,
+        json_body: Optional[dict] = None,
+        data: Optional[dict] = None,
+        files: Optional[dict] = None,
+        error_message: Any = None,
+    ) -> HttpResult:
+        """POST and parse JSON. Non-2xx answers raise, with the provider's
+        message extracted by ``error_message(body)`` when the body is JSON."""
+        url = self.url(path)
+        started = time.monotonic()
+        try:
+            # verify=True explicitly: nothing (env, session, caller) may turn it off
+            response = self.session.post(
+                url, json=json_body, data=data, files=files, timeout=self.timeout, verify=True
+            )
+        except requests.Timeout:
+            self._log(path, "timeout", started)
+            raise ProviderError(
+                "timed out waiting for the provider", provider=self.provider, retryable=True
+            ) from None
+        except requests.ConnectionError:
+            self._log(path, "connection error", started)
+            raise ProviderError(
+                "could not connect to the provider", provider=self.provider, retryable=True
+            ) from None
+        except requests.RequestException as exc:
+            self._log(path, type(exc).__name__, started)
+            raise ProviderError(
+                f"request failed: {type(exc).__name__}", provider=self.provider, retryable=True
+            ) from None
+        self._log(path, response.status_code, started)
+        return self._parse(response, error_message)
+
+    def _parse(self, response: requests.Response, error_message: Any) -> HttpResult:
+        status = response.status_code
+        content_type = response.headers.get("Content-Type", "")
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        retryable = status >= 500 or status in (408, 425, 429)
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if status >= 400:
+            message = None
+            if isinstance(body, dict) and error_message is not None:
+                message = error_message(body)
+            if not message:
+                message = (
+                    f"HTTP {status} ({_describe_body(response.text, content_type)})"
+                    if body is None
+                    else f"HTTP {status}"
+                )
+            if status == 429 and retry_after is None:
+                retry_after = 60.0
+            raise ProviderError(
+                message,
+                provider=self.provider,
+                status_code=status,
+                retryable=retryable,
+                retry_after=retry_after,
+                code="rate_limited" if status == 429 else None,
+            )
+        if not isinstance(body, (dict, list)):
+            # a proxy or a broken deploy; the call may work next time
+            raise ProviderError(
+                _describe_body(response.text, content_type),
+                provider=self.provider,
+                status_code=status,
+                retryable=True,
+                code="bad_response",
+            )
+        return HttpResult(status, body, dict(response.headers))
+
+    def _log(self, path: str, outcome: Any, started: float) -> None:
+        logger.info(
+            "%s POST %s -> %s in %.0f ms",
+            self.provider,
+            path,
+            outcome,
+            (time.monotonic() - started) * 1000,
+        )
+
+
+def text_or_none(value: Any) -> Optional[str]:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def first_message(body: dict, keys: tuple[str, ...]) -> Optional[str]:
+    """The first non-empty message among ``keys``; lists are joined."""
+    for key in keys:
+        value = body.get(key)
+        if isinstance(value, (list, tuple)):
+            value = "; ".join(str(v) for v in value if v not in (None, ""))
+        elif isinstance(value, dict):
+            value = "; ".join(f"{k}: {v}" for k, v in value.items())
+        text = text_or_none(value)
+        if text:
+            return text[:500]
+    return None
+
+
+def dumps_safe(body: Any) -> str:
+    """A short JSON excerpt of a *response* body for error text."""
+    try:
+        text = json.dumps(body, default=str)
+    except (TypeError, ValueError):
+        text = repr(body)
+    return text[:_BODY_EXCERPT]
