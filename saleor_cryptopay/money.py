@@ -18,6 +18,8 @@ _PRECISION = {
     "USDT": 6, "USDC": 6, "TRX": 6, "XRP": 6,
 }  # fmt: skip
 
+_MAX_EXPONENT = 40
+
 MoneyInput = Union[Decimal, str, int, float]
 
 
@@ -42,6 +44,9 @@ def to_decimal(value: MoneyInput) -> Decimal:
         raise MoneyError(f"not an amount: {value!r}") from exc
     if not result.is_finite():
         raise MoneyError(f"not a finite amount: {value!r}")
+    if result and not -_MAX_EXPONENT <= result.adjusted() <= _MAX_EXPONENT:
+        # no real price is 10^40; such input would only break quantize later
+        raise MoneyError(f"amount out of range: {value!r}")
     return result
 
 
