@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import timedelta
+from decimal import Decimal
+from typing import Optional
+
+from ..lifecycle import Observation
+from ..models import Invoice
+from ..providers.coinpay_th import CoinPayThClient, OrderNotFound, OrderState
+from .base import Created, Observed, json_safe
+
+ALL_STATUSES = (0, 1, 2, 4, 5)
+_LIST_MARGIN = timedelta(hours=1)
+
+
+def bip21_uri(address: str, btc_amount: Optional[Decimal]) -> str:
+    """A ``bitcoin:`` payment URI any wallet opens (BIP 21)."""
+    if not address:
+        return ""
+    return f"bitcoin:{address}" + (f"?amount={btc_amount:f}" if btc_amount else "")
+
+
+class CoinPayThBridge:
+    provider = "coinpay_th"
+
+    def __init__(self, client: CoinPayThClient, *, keep: Optional[int] = None) -> None:
+        self.client = client
+        self.keep = keep
+
+    def create(
+        self,
+        *,
+        reference: str,
+        amount: Decimal,
+        currency: str,
+        callback_url: str,
+        success_url: Optional[str],
+        cancel_url: Optional[str],
+        title: str,
+        description: str,
+    ) -> Created:
+        order = self.client.create_order(
+            amount=amount,
+            currency=currency,
+            reference_id=reference,
+            ipn=callback_url,
+            notes=title or None,
+            keep=self.keep,
+        )
+        return self._created(order)
+
+    def update(self, invoice: Invoice, *, amount: Decimal, currency: str) -> Optional[Created]:
+        try:
+            order = self.client.update_order(
+                int(invoice.provider_invoice_id), amount=amount, currency=currency
+            )
+        except OrderNotFound:
+            return None
+        return self._created(order)
+
+    @staticmethod
+    def _created(order) -> Created:
+        from ..providers.status import PaymentStatus
+
+        return Created(
+            provider_invoice_id=str(order.order_id),
+            status=PaymentStatus.WAITING,
+            provider_ref=order.order_hash or "",
+            payment_url=bip21_uri(order.address, order.btc_amount),
+            address=order.address,
+            pay_amount=order.btc_amount,
+            pay_currency="BTC",
+            qr_data=order.qr_data,
+            expires_at=order.expires_at,
+            data=json_safe({k: v for k, v in order.raw.items() if k not in ("qr_data", "html")}),
+        )
+
+    def observe(self, invoice: Invoice) -> Observed:
+        return self._observed(self.client.check_order(int(invoice.provider_invoice_id)))
+
+    def callback_invoice_id(self, fields: dict[str, str]) -> Optional[str]:
+        value = (fields.get("order_id") or "").strip()
+        return value if value.isdigit() else None
+
+    def verify_callback(self, pairs: list[tuple[str, str]]) -> bool:
+        fields = dict(pairs)
+        return self.client.verify_ipn(fields.get("order_id"), fields.get("verify"))
+
+    def sweep(self, invoices: Iterable[Invoice]) -> Iterator[Observed]:
+        invoices = list(invoices)
+        if not invoices:
+            return
+        since = min(i.created_at for i in invoices) - _LIST_MARGIN
+        for state in self.client.list_orders(status_ids=ALL_STATUSES, start=since):
+            if state.order_id is not None:
+                yield self._observed(state)
+
+    @staticmethod
+    def _observed(state: OrderState) -> Observed:
+        return Observed(
+            provider_invoice_id=str(state.order_id),
+            observation=Observation(
+                status=state.status,
+                price_amount=state.order_amount,
+                price_currency=state.currency,
+                due=state.btc_amount,
+                received=state.btc_received,
+            ),
+            pay_amount=state.btc_amount,
+            pay_currency="BTC",
+            reference=state.reference_id or "",
+            data=json_safe(dict(state.raw)),
+        )

@@ -1,0 +1,100 @@
+"""The callback inbox: store every callback as received, before acting on it.
+
+Credentials never reach the database: secret-looking headers are dropped and
+IPN verify tokens are masked (the re-read from the provider, not the token,
+is what a replay relies on).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Optional
+from urllib.parse import parse_qsl, urlencode
+
+from .models import CallbackEvent
+
+MAX_BODY = 64 * 1024
+MAX_FIELDS = 100
+MAX_VALUE = 2000
+MASK = "***"
+
+# Form fields that are credentials or one-time verification tokens.
+SECRET_FIELDS = frozenset({"verify", "api_key", "key", "secret", "signature", "password"})
+_SECRET_HEADER_WORDS = ("authorization", "cookie", "token", "secret", "key", "signature")
+_KEPT_HEADERS = 40
+
+
+def safe_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    kept = {}
+    for name, value in list(headers.items())[:_KEPT_HEADERS]:
+        lowered = name.lower()
+        if any(word in lowered for word in _SECRET_HEADER_WORDS):
+            continue
+        kept[name] = str(value)[:500]
+    return kept
+
+
+def parse_fields(body: bytes, content_type: str) -> list[tuple[str, str]]:
+    """Fields in arrival order. Form bodies are read as pairs (duplicates kept,
+    so verification can refuse them); JSON objects are flattened one level."""
+    text = body[:MAX_BODY].decode("utf-8", errors="replace")
+    ctype = (content_type or "").split(";")[0].strip().lower()
+    if ctype == "application/json" or (not ctype and text.lstrip().startswith("{")):
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return []
+        if not isinstance(data, dict):
+            return []
+        return [(str(k), _scalar(v)) for k, v in list(data.items())[:MAX_FIELDS]]
+    try:
+        pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FIELDS)
+    except ValueError:  # more fields than allowed
+        return []
+    return pairs
+
+
+def _scalar(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)[:MAX_VALUE]
+    return str(value)
+
+
+def mask_fields(pairs: Iterable[tuple[str, str]]) -> list[list[str]]:
+    return [[k[:200], MASK if k.lower() in SECRET_FIELDS else str(v)[:MAX_VALUE]] for k, v in pairs]
+
+
+def store_callback(
+    *,
+    provider: str,
+    channel_slug: str,
+    path: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    content_type: str,
+    remote_addr: str = "",
+    pairs: Optional[list[tuple[str, str]]] = None,
+) -> tuple[CallbackEvent, list[tuple[str, str]]]:
+    """Save the callback and return it with the *unmasked* fields for this
+    request only (verification needs the real token; the database never sees it)."""
+    if pairs is None:
+        pairs = parse_fields(body, content_type)
+    masked = mask_fields(pairs)
+    raw = body[:MAX_BODY].decode("utf-8", errors="replace")
+    stored_body = urlencode([tuple(p) for p in masked]) if pairs else raw
+    event = CallbackEvent.objects.create(
+        provider=provider,
+        channel_slug=channel_slug[:255],
+        path=path[:255],
+        headers=safe_headers(headers),
+        content_type=(content_type or "")[:255],
+        body=stored_body,
+        fields=masked,
+        remote_addr=(remote_addr or "")[:64],
+    )
+    return event, pairs

@@ -1,0 +1,264 @@
+"""Shared Saleor plugin behaviour for the crypto gateways (legacy Payment API)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Optional
+from urllib.parse import urljoin
+
+from django.core.exceptions import ValidationError
+from django.http import HttpResponse, HttpResponseNotFound
+from django.urls import reverse
+from saleor.core.utils import build_absolute_uri
+from saleor.graphql.core.enums import PluginErrorCode
+from saleor.payment import TransactionKind
+from saleor.payment.interface import GatewayResponse, PaymentData
+from saleor.plugins.base_plugin import BasePlugin, ConfigurationTypeField
+
+from ..bridges.base import ProviderBridge
+from ..models import Invoice
+from ..providers.errors import ProviderError
+from ..sync import open_task
+from . import payments
+from .callbacks import handle_callback
+from .config import (
+    CALLBACK_PATH,
+    COMMON_DEFAULTS,
+    ORDER_CREATION_CHOICES,
+    GatewaySettings,
+    as_dict,
+    common_structure,
+    parse_positive_int,
+    parse_settings,
+    parse_tolerance,
+    template_error,
+    url_error,
+)
+
+logger = logging.getLogger(__name__)
+
+T = ConfigurationTypeField
+COMMON_STRUCTURE = common_structure(T.STRING, T.BOOLEAN, T.OUTPUT)
+
+
+def callback_url(plugin_id: str, channel_slug: str) -> str:
+    path = reverse(
+        "plugins-per-channel", kwargs={"plugin_id": plugin_id, "channel_slug": channel_slug}
+    )
+    return urljoin(build_absolute_uri(path), CALLBACK_PATH.lstrip("/"))
+
+
+class CryptoGatewayPlugin(BasePlugin):
+    """Subclasses set the ids, the credential fields and ``build_bridge``, and
+    define ``process_payment`` in their own class body (Saleor lists a gateway
+    only then)."""
+
+    PROVIDER = ""
+    LIVE_BASE_URL = ""
+    REQUIRED_FIELDS: tuple[str, ...] = ()
+    CONFIGURATION_PER_CHANNEL = True
+    DEFAULT_ACTIVE = False
+
+    def __init__(self, *, configuration, **kwargs):
+        channel = kwargs.get("channel")
+        raw = [dict(item) for item in (configuration or [])]
+        if channel is not None:
+            # the OUTPUT field shows the merchant where callbacks go
+            url = callback_url(self.PLUGIN_ID, channel.slug)
+            raw = [item for item in raw if item.get("name") != "callback_url"]
+            raw.append({"name": "callback_url", "value": url})
+        super().__init__(configuration=raw, **kwargs)
+        self.settings: GatewaySettings = parse_settings(
+            as_dict(self.configuration), self.LIVE_BASE_URL
+        )
+
+    # -- to implement -------------------------------------------------------
+
+    def build_bridge(self) -> ProviderBridge:
+        raise NotImplementedError
+
+    # -- helpers --------------------------------------------------------------
+
+    @property
+    def channel_slug(self) -> str:
+        return self.channel.slug if self.channel else ""
+
+    def _callback_url(self) -> str:
+        return callback_url(self.PLUGIN_ID, self.channel_slug)
+
+    def _unsupported(self, info: PaymentData) -> Optional[GatewayResponse]:
+        if info.currency.upper() not in self.settings.supported_currencies:
+            return payments.error_response(
+                info, f"{self.PLUGIN_NAME} does not accept {info.currency} in this channel."
+            )
+        if not self.channel:
+            return payments.error_response(info, "This gateway is configured per channel.")
+        return None
+
+    def _process_payment(self, info: PaymentData) -> GatewayResponse:
+        refused = self._unsupported(info)
+        if refused:
+            return refused
+        bridge = self.build_bridge()
+        try:
+            invoice = payments.open_invoice(
+                info,
+                bridge,
+                self.settings,
+                channel_slug=self.channel_slug,
+                callback_url=self._callback_url(),
+            )
+        except ProviderError as exc:
+            logger.warning("cryptopay: invoice creation failed: %s", exc)
+            return payments.error_response(
+                info, payments.provider_error_message(self.PLUGIN_NAME, exc)
+            )
+        payments.publish(info.payment_id, invoice)
+        return payments.pending_response(info, invoice, self.settings)
+
+    # -- Saleor hooks ---------------------------------------------------------
+
+    def confirm_payment(self, payment_information: PaymentData, previous_value):
+        if not self.active:
+            return previous_value
+        refused = self._unsupported(payment_information)
+        if refused:
+            return refused
+        return payments.confirm(
+            payment_information,
+            self.build_bridge(),
+            self.settings,
+            channel_slug=self.channel_slug,
+            callback_url=self._callback_url(),
+        )
+
+    def capture_payment(self, payment_information: PaymentData, previous_value):
+        if not self.active:
+            return previous_value
+        txn = payments.captured_transaction(payment_information.payment_id)
+        if txn and txn.kind == TransactionKind.CAPTURE:
+            return payments.already_processed(txn)
+        return self._refusal(
+            payment_information,
+            TransactionKind.CAPTURE,
+            "Crypto payments are captured when the coins arrive; there is nothing to capture.",
+        )
+
+    def refund_payment(self, payment_information: PaymentData, previous_value):
+        if not self.active:
+            return previous_value
+        message = (
+            f"{self.PLUGIN_NAME} cannot refund through its API. A refund task was recorded: "
+            "send the coins back from the provider's dashboard, then mark the order refunded."
+        )
+        invoice = Invoice.objects.filter(payment_id=payment_information.payment_id).first()
+        if invoice is not None:
+            open_task(
+                invoice,
+                "refund",
+                f"Refund of {payment_information.amount} {payment_information.currency} requested",
+            )
+        return self._refusal(payment_information, TransactionKind.REFUND, message)
+
+    def void_payment(self, payment_information: PaymentData, previous_value):
+        if not self.active:
+            return previous_value
+        return self._refusal(
+            payment_information,
+            TransactionKind.VOID,
+            "A crypto invoice cannot be voided; an unpaid one simply expires.",
+        )
+
+    def _refusal(self, info: PaymentData, kind: str, message: str) -> GatewayResponse:
+        return GatewayResponse(
+            is_success=False,
+            action_required=False,
+            kind=kind,
+            amount=info.amount,
+            currency=info.currency,
+            transaction_id=info.token or "",
+            error=message,
+            raw_response={},
+        )
+
+    def token_is_required_as_payment_input(self, previous_value):
+        if not self.active:
+            return previous_value
+        return False
+
+    def get_supported_currencies(self, previous_value):
+        if not self.active:
+            return previous_value
+        return self.settings.supported_currencies
+
+    def get_payment_config(self, previous_value):
+        if not self.active:
+            return previous_value
+        return [
+            {"field": "provider", "value": self.PROVIDER},
+            {"field": "order_creation", "value": self.settings.order_creation},
+        ]
+
+    def webhook(self, request, path: str, previous_value) -> HttpResponse:
+        if not self.active or not self.channel:
+            return HttpResponseNotFound()
+        if path.rstrip("/") != CALLBACK_PATH:
+            return HttpResponseNotFound()
+        return handle_callback(
+            request,
+            self.build_bridge(),
+            channel_slug=self.channel_slug,
+            tolerance=self.settings.underpaid_tolerance,
+        )
+
+    @classmethod
+    def validate_plugin_configuration(cls, plugin_configuration, **kwargs):
+        if not plugin_configuration.active:
+            return
+        values = as_dict(plugin_configuration.configuration)
+        errors: dict[str, Any] = {}
+
+        def fail(name: str, message: str, code: str = PluginErrorCode.INVALID.value) -> None:
+            errors[name] = ValidationError(message, code=code)
+
+        for name in cls.REQUIRED_FIELDS:
+            if not str(values.get(name) or "").strip():
+                fail(name, "The parameter is required.", PluginErrorCode.REQUIRED.value)
+        if values.get("api_base_url") and url_error(values["api_base_url"]):
+            fail("api_base_url", url_error(values["api_base_url"]) or "")
+        currencies = [c.strip() for c in str(values.get("supported_currencies") or "").split(",")]
+        currencies = [c for c in currencies if c]
+        if not currencies:
+            fail(
+                "supported_currencies",
+                "Name at least one currency.",
+                PluginErrorCode.REQUIRED.value,
+            )
+        elif any(not (c.isalpha() and 3 <= len(c) <= 5) for c in currencies):
+            fail("supported_currencies", "Use currency codes separated by commas, e.g. USD,EUR.")
+        if str(values.get("order_creation") or "after_payment") not in ORDER_CREATION_CHOICES:
+            fail("order_creation", f"Choose one of: {', '.join(ORDER_CREATION_CHOICES)}.")
+        if parse_tolerance(values.get("underpaid_tolerance_percent")) is None:
+            fail("underpaid_tolerance_percent", "Enter a percentage from 0 to 10.")
+        for name in ("invoice_title", "invoice_description"):
+            problem = template_error(str(values.get(name) or ""))
+            if problem:
+                fail(name, problem)
+        limit = values.get("reconcile_calls_per_run")
+        if limit not in (None, "") and parse_positive_int(limit) is None:
+            fail("reconcile_calls_per_run", "Enter a whole number above 0.")
+        errors.update(cls.validate_provider_fields(values))
+        if errors:
+            raise ValidationError(errors)
+
+    @classmethod
+    def validate_provider_fields(cls, values: dict) -> dict:
+        return {}
+
+
+def structure(provider_fields: dict) -> dict:
+    return {**provider_fields, **COMMON_STRUCTURE}
+
+
+def defaults(provider_defaults: list[dict], base_url: str) -> list[dict]:
+    return [*provider_defaults, {"name": "api_base_url", "value": base_url}, *COMMON_DEFAULTS]

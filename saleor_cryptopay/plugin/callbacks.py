@@ -1,0 +1,133 @@
+"""The callback (webhook) handler.
+
+Order of work: store the raw callback; find the invoice; verify; then, under
+the checkout → payment → invoice locks, re-read the provider and act on what
+it says (never on the posted fields). Answers 200 whenever retrying cannot
+help (handled, duplicate, unknown, forged), 503 when it can.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Optional
+
+from django.db import DatabaseError
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+
+from ..bridges.base import ProviderBridge
+from ..inbox import store_callback
+from ..models import CallbackEvent, Invoice
+from ..providers.errors import ProviderError
+from .payments import FINAL, sync_invoice
+
+logger = logging.getLogger(__name__)
+Outcome = CallbackEvent.Outcome
+
+# What each provider's callback claims, mapped to the status name we store,
+# used only to skip work for duplicates of a final state (never to act).
+_CLAIMS = {
+    "coinpay24": lambda f: {"paid": "paid", "completed": "paid", "refunded": "refunded"}.get(
+        (f.get("status") or "").lower()
+    ),
+    "coinpay_th": lambda f: "paid" if (f.get("order_status") or "").strip() == "2" else None,
+}
+
+
+def _finish(event: CallbackEvent, outcome: str, result: str, status: int = 200) -> HttpResponse:
+    event.outcome = outcome
+    event.result = result[:2000]
+    event.attempts += 1
+    event.processed_at = timezone.now()
+    event.save(update_fields=["outcome", "result", "attempts", "processed_at", "invoice"])
+    return HttpResponse(f"{outcome}: {result}"[:200], status=status, content_type="text/plain")
+
+
+def process_event(
+    event: CallbackEvent,
+    pairs: list[tuple[str, str]],
+    bridge: ProviderBridge,
+    *,
+    channel_slug: str,
+    tolerance,
+    verify: bool = True,
+) -> HttpResponse:
+    fields = dict(pairs)
+    ref = bridge.callback_invoice_id(fields) if fields else None
+    if not ref:
+        return _finish(event, Outcome.REJECTED, "no invoice id in the callback")
+    event.provider_invoice_id = ref[:64]
+    event.save(update_fields=["provider_invoice_id"])
+    invoice = Invoice.objects.filter(provider=bridge.provider, provider_invoice_id=ref).first()
+    if invoice is None:
+        return _finish(event, Outcome.IGNORED, "unknown invoice (kept for reconciliation)")
+    event.invoice = invoice
+    if invoice.channel_slug != channel_slug:
+        return _finish(event, Outcome.REJECTED, "invoice belongs to another channel")
+
+    claim: Optional[Callable] = _CLAIMS.get(bridge.provider)
+    if invoice.payment_status in FINAL and claim and claim(fields) == invoice.status:
+        # a repeat of what we already acted on: no provider call needed
+        return _finish(event, Outcome.IGNORED, f"duplicate: invoice already {invoice.status}")
+
+    if verify:
+        try:
+            verified = bridge.verify_callback(pairs)
+        except ProviderError as exc:
+            event.verified = None
+            return _finish(event, Outcome.FAILED, f"verification unavailable: {exc}", 503)
+        event.verified = verified
+        event.save(update_fields=["verified"])
+        if not verified:
+            logger.warning("cryptopay: unverified %s callback #%s", bridge.provider, event.pk)
+            return _finish(event, Outcome.REJECTED, "verification failed")
+
+    try:
+        result = sync_invoice(invoice.pk, bridge, tolerance)
+    except ProviderError as exc:
+        status = 503 if exc.retryable else 200
+        return _finish(event, Outcome.FAILED, f"provider re-read failed: {exc}", status)
+    return _finish(event, Outcome.PROCESSED, result)
+
+
+def handle_callback(
+    request: HttpRequest,
+    bridge: ProviderBridge,
+    *,
+    channel_slug: str,
+    tolerance,
+) -> HttpResponse:
+    if request.method != "POST":
+        return HttpResponse("POST only", status=405, content_type="text/plain")
+    try:
+        event, pairs = store_callback(
+            provider=bridge.provider,
+            channel_slug=channel_slug,
+            path=request.path,
+            headers=dict(request.headers),
+            body=request.body,
+            content_type=request.content_type or "",
+            remote_addr=request.META.get("REMOTE_ADDR", ""),
+            pairs=_multipart_pairs(request),
+        )
+    except DatabaseError:
+        logger.exception("cryptopay: could not store a callback")
+        return HttpResponse("storage unavailable", status=503, content_type="text/plain")
+    try:
+        return process_event(event, pairs, bridge, channel_slug=channel_slug, tolerance=tolerance)
+    except DatabaseError:
+        logger.exception("cryptopay: database error handling callback #%s", event.pk)
+        return HttpResponse("database unavailable", status=503, content_type="text/plain")
+    except Exception as exc:  # a bug: keep the event, let the provider retry
+        logger.exception("cryptopay: failed to handle callback #%s", event.pk)
+        CallbackEvent.objects.filter(pk=event.pk).update(
+            outcome=Outcome.FAILED, result=f"internal error: {type(exc).__name__}"
+        )
+        return HttpResponse("internal error", status=500, content_type="text/plain")
+
+
+def _multipart_pairs(request: HttpRequest) -> Optional[list[tuple[str, str]]]:
+    if (request.content_type or "").startswith("multipart/"):
+        return [(k, v) for k, values in request.POST.lists() for v in values]
+    return None

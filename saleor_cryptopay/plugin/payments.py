@@ -1,0 +1,306 @@
+"""Checkout-side flow: create or reuse an invoice, answer confirmations, and
+bring an invoice up to date under the checkout → payment → invoice locks."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, Optional
+
+from django.db import transaction
+from saleor.checkout.models import Checkout
+from saleor.payment import TransactionKind
+from saleor.payment.interface import GatewayResponse, PaymentData
+from saleor.payment.models import Payment, Transaction
+
+from ..bridges.base import Created, Observed, ProviderBridge, json_safe
+from ..lifecycle import CHARGED, CLOSED
+from ..models import Invoice
+from ..money import quantize
+from ..providers.errors import ProviderError
+from ..providers.status import PaymentStatus
+from ..sync import apply_observation, lock_invoice
+from .config import BEFORE_PAYMENT, GatewaySettings, render
+from .effects import apply_decision
+
+logger = logging.getLogger(__name__)
+
+FINAL = CHARGED | {PaymentStatus.REFUNDED}
+
+
+def active_invoice(payment_id: int, provider: str) -> Optional[Invoice]:
+    return (
+        Invoice.objects.filter(payment_id=payment_id, provider=provider, superseded=False)
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+
+
+def action_data(invoice: Invoice, qr_data: Optional[str] = None) -> dict[str, Any]:
+    """The storefront contract (documented in the README): enough to redirect
+    the shopper or to render address, amount and QR code in place."""
+    data = {
+        "provider": invoice.provider,
+        "invoice_id": invoice.provider_invoice_id,
+        "status": invoice.status,
+        "payment_url": invoice.payment_url or None,
+        "amount": str(invoice.amount),
+        "currency": invoice.currency,
+        "pay_amount": format(invoice.pay_amount, "f") if invoice.pay_amount is not None else None,
+        "pay_currency": invoice.pay_currency or None,
+        "address": invoice.address or None,
+        "expires_at": invoice.expires_at.isoformat() if invoice.expires_at else None,
+    }
+    if qr_data or invoice.provider_data.get("qr_data"):
+        data["qr_data"] = qr_data or invoice.provider_data.get("qr_data")
+    return data
+
+
+def _redirect_urls(payment_id: int) -> tuple[Optional[str], Optional[str]]:
+    return_url = Payment.objects.filter(pk=payment_id).values_list("return_url", flat=True).first()
+    return (return_url or None), (return_url or None)
+
+
+def _fill(invoice: Invoice, created: Created) -> None:
+    invoice.provider_invoice_id = created.provider_invoice_id
+    invoice.provider_ref = created.provider_ref[:128]
+    invoice.status = created.status.value
+    invoice.payment_url = created.payment_url[:1000]
+    invoice.address = created.address[:128]
+    invoice.pay_amount = created.pay_amount
+    invoice.pay_currency = created.pay_currency[:16]
+    invoice.expires_at = created.expires_at
+    invoice.provider_data = json_safe({**created.data, "qr_data": created.qr_data})
+
+
+def error_response(info: PaymentData, message: str) -> GatewayResponse:
+    return GatewayResponse(
+        is_success=False,
+        action_required=False,
+        kind=TransactionKind.ACTION_TO_CONFIRM,
+        amount=info.amount,
+        currency=info.currency,
+        transaction_id="",
+        error=message,
+        raw_response={},
+    )
+
+
+def provider_error_message(provider_name: str, exc: ProviderError) -> str:
+    if exc.retryable:
+        return f"{provider_name} is not answering right now. Please try again in a moment."
+    return f"{provider_name} refused the payment: {exc.message}"
+
+
+def pending_response(info: PaymentData, invoice: Invoice, settings: GatewaySettings):
+    data = action_data(invoice)
+    if settings.order_creation == BEFORE_PAYMENT:
+        # the order is created at once, unpaid; the callback charges it
+        return GatewayResponse(
+            is_success=True,
+            action_required=False,
+            kind=TransactionKind.PENDING,
+            amount=info.amount,
+            currency=info.currency,
+            transaction_id=invoice.provider_invoice_id,
+            error=None,
+            raw_response=data,
+            psp_reference=invoice.provider_invoice_id,
+        )
+    return GatewayResponse(
+        is_success=True,
+        action_required=True,
+        kind=TransactionKind.ACTION_TO_CONFIRM,
+        amount=info.amount,
+        currency=info.currency,
+        transaction_id=invoice.provider_invoice_id,
+        error=None,
+        raw_response=data,
+        action_required_data=data,
+        psp_reference=invoice.provider_invoice_id,
+    )
+
+
+def publish(payment_id: int, invoice: Invoice) -> None:
+    """Also keep the invoice data on the payment's public metadata, where a
+    storefront can read it in the before-payment mode (no confirmationData)."""
+    payment = Payment.objects.filter(pk=payment_id).first()
+    if payment is None:
+        return
+    payment.store_value_in_metadata({"cryptopay": action_data(invoice)})
+    payment.save(update_fields=["metadata"])
+
+
+def open_invoice(
+    info: PaymentData,
+    bridge: ProviderBridge,
+    settings: GatewaySettings,
+    *,
+    channel_slug: str,
+    callback_url: str,
+) -> Invoice:
+    """The invoice the shopper should pay for this payment: reuse an open one,
+    update the checkout's previous order when the provider allows (same
+    address), else create one. Raises ProviderError."""
+    currency = info.currency.upper()
+    amount = quantize(info.amount, currency)
+    current = active_invoice(info.payment_id, bridge.provider)
+    if current is not None and current.payment_status.is_open and current.amount == amount:
+        return current
+
+    previous = None
+    if info.checkout_token:
+        previous = (
+            Invoice.objects.select_for_update()
+            .filter(
+                checkout_token=str(info.checkout_token),
+                provider=bridge.provider,
+                superseded=False,
+                status__in=[s.value for s in PaymentStatus if s.is_open],
+            )
+            .exclude(payment_id=info.payment_id)
+            .order_by("-created_at")
+            .first()
+        )
+    if previous is not None:
+        updated = bridge.update(previous, amount=amount, currency=currency)
+        if updated is not None:
+            # same provider order, same address: it now belongs to this payment
+            _fill(previous, updated)
+            previous.payment_id = info.payment_id
+            previous.amount = amount
+            previous.currency = currency
+            previous.save()
+            return previous
+        previous.superseded = True
+        previous.save(update_fields=["superseded", "updated_at"])
+    if current is not None:
+        current.superseded = True
+        current.save(update_fields=["superseded", "updated_at"])
+
+    reference = info.graphql_payment_id or str(info.payment_id)
+    success_url, cancel_url = _redirect_urls(info.payment_id)
+    values = {
+        "reference": reference,
+        "channel": channel_slug,
+        "checkout": info.checkout_token or "",
+        "amount": amount,
+        "currency": currency,
+    }
+    created = bridge.create(
+        reference=reference,
+        amount=amount,
+        currency=currency,
+        callback_url=callback_url,
+        success_url=success_url,
+        cancel_url=cancel_url,
+        title=render(settings.title_template, **values),
+        description=render(settings.description_template, **values),
+    )
+    invoice = Invoice(
+        provider=bridge.provider,
+        channel_slug=channel_slug,
+        payment_id=info.payment_id,
+        checkout_token=str(info.checkout_token) if info.checkout_token else None,
+        amount=amount,
+        currency=currency,
+    )
+    _fill(invoice, created)
+    invoice.save()
+    return invoice
+
+
+def captured_transaction(payment_id: int) -> Optional[Transaction]:
+    return Transaction.objects.filter(
+        payment_id=payment_id,
+        is_success=True,
+        action_required=False,
+        kind__in=[TransactionKind.CAPTURE, TransactionKind.PENDING],
+    ).first()
+
+
+def already_processed(txn: Transaction) -> GatewayResponse:
+    return GatewayResponse(
+        is_success=True,
+        action_required=False,
+        kind=txn.kind,
+        amount=txn.amount,
+        currency=txn.currency,
+        transaction_id=txn.token,
+        error=None,
+        raw_response=txn.gateway_response,
+        transaction_already_processed=True,
+        psp_reference=txn.token,
+    )
+
+
+def is_overdue(invoice: Invoice) -> bool:
+    return bool(invoice.expires_at and invoice.expires_at <= datetime.now(UTC))
+
+
+def sync_invoice(
+    invoice_pk: int,
+    bridge: ProviderBridge,
+    tolerance: Decimal,
+    *,
+    observed: Optional[Observed] = None,
+    complete_order: bool = True,
+    skip_if_final: bool = True,
+) -> str:
+    """Re-read (unless ``observed`` is given) and act, exactly once.
+
+    Locks follow checkoutComplete's order: checkout, payment, then our invoice.
+    The provider is asked only after the locks are held, so a burst of
+    duplicate callbacks costs one re-read: the others find the work done.
+    """
+    with transaction.atomic():
+        payment_id = Invoice.objects.filter(pk=invoice_pk).values_list("payment_id", flat=True)[0]
+        checkout = payment = None
+        if payment_id:
+            checkout = (
+                Checkout.objects.select_for_update(of=("self",))
+                .filter(payments__id=payment_id)
+                .first()
+            )
+            payment = Payment.objects.select_for_update(of=("self",)).filter(pk=payment_id).first()
+        invoice = lock_invoice(invoice_pk)
+        if skip_if_final and invoice.payment_status in FINAL:
+            return "already processed"
+        if observed is None:
+            observed = bridge.observe(invoice)
+        decision = apply_observation(invoice, observed, tolerance)
+        return apply_decision(decision, invoice, payment, checkout, complete_order=complete_order)
+
+
+def confirm(
+    info: PaymentData,
+    bridge: ProviderBridge,
+    settings: GatewaySettings,
+    *,
+    channel_slug: str,
+    callback_url: str,
+) -> GatewayResponse:
+    """checkoutComplete on a payment waiting for confirmation (a retry, or the
+    storefront coming back from the payment page)."""
+    txn = captured_transaction(info.payment_id)
+    if txn:
+        return already_processed(txn)
+    invoice = active_invoice(info.payment_id, bridge.provider)
+    try:
+        if invoice is not None and invoice.payment_status.is_open and is_overdue(invoice):
+            # unsure: it may have been paid at the last minute; ask once
+            sync_invoice(invoice.pk, bridge, settings.underpaid_tolerance, complete_order=False)
+            txn = captured_transaction(info.payment_id)
+            if txn:
+                return already_processed(txn)
+            invoice.refresh_from_db()
+        if invoice is None or PaymentStatus(invoice.status) in CLOSED:
+            # no invoice yet, or the last one ended unpaid: offer a fresh one
+            invoice = open_invoice(
+                info, bridge, settings, channel_slug=channel_slug, callback_url=callback_url
+            )
+    except ProviderError as exc:
+        logger.warning("cryptopay confirm failed: %s", exc)
+        return error_response(info, provider_error_message(bridge.provider, exc))
+    return pending_response(info, invoice, settings)

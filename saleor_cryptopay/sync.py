@@ -1,0 +1,68 @@
+"""Bring a stored invoice up to date with a fresh provider read.
+
+The caller holds the invoice row lock (``lock_invoice``) inside a transaction,
+so two callbacks, a reconciliation sweep and a checkoutComplete never decide
+on the same invoice at once.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.utils import timezone
+
+from .bridges.base import Observed
+from .lifecycle import CHARGED, CLOSED, Action, Decision, Expected, Flag, decide
+from .models import Invoice, StaffTask
+
+ATTENTION = {
+    Flag.PAID_LATE: "Paid after the invoice had expired or was replaced: check stock and total.",
+    Flag.OVERPAID: "The shopper paid more than asked: the excess may need refunding.",
+    Flag.UNDERPAID: "The shopper paid less than asked: contact them or refund.",
+    Flag.AMOUNT_MISMATCH: "The provider's invoice is not for this payment's amount or currency.",
+    Flag.REFUNDED_AT_PROVIDER: "The provider reports this invoice refunded.",
+}
+
+
+def lock_invoice(pk: int) -> Invoice:
+    return Invoice.objects.select_for_update().get(pk=pk)
+
+
+def apply_observation(invoice: Invoice, observed: Observed, tolerance: Decimal) -> Decision:
+    """Decide and record the outcome on ``invoice`` (saved). Saleor effects are
+    the caller's job; this only keeps our own books."""
+    expected = Expected(invoice.amount, invoice.currency, tolerance)
+    decision = decide(invoice.payment_status, observed.observation, expected)
+    now = timezone.now()
+    invoice.last_checked_at = now
+    invoice.provider_data = observed.data
+    if observed.pay_amount is not None:
+        invoice.pay_amount = observed.pay_amount
+    if observed.pay_currency:
+        invoice.pay_currency = observed.pay_currency[:16]
+    if observed.address:
+        invoice.address = observed.address[:128]
+    if observed.expires_at:
+        invoice.expires_at = observed.expires_at
+    if observed.observation.received is not None:
+        invoice.received_amount = observed.observation.received
+    invoice.status = decision.status.value
+    if decision.action is Action.CHARGE and decision.status in CHARGED:
+        invoice.charged_at = invoice.charged_at or now
+    if decision.action is Action.CLOSE and decision.status in CLOSED:
+        invoice.closed_at = invoice.closed_at or now
+    for flag in decision.flags:
+        message = ATTENTION.get(flag)
+        invoice.flag(flag.value, reason=message or "")
+        if message:
+            open_task(invoice, flag.value, f"{message} ({decision.reason})")
+    invoice.save()
+    return decision
+
+
+def open_task(invoice: Invoice, kind: str, message: str) -> StaffTask:
+    """One open task per invoice and kind; repeated events do not pile up."""
+    task, _ = StaffTask.objects.get_or_create(
+        invoice=invoice, kind=kind, resolved_at=None, defaults={"message": message}
+    )
+    return task

@@ -1,0 +1,25 @@
+"""Django settings for the test suite.
+
+With Saleor importable (a Saleor 3.20 environment), Saleor's own test
+settings are used, PostgreSQL included; without it, a minimal SQLite setup
+runs this package's Django layer alone and the Saleor-side tests skip.
+"""
+
+import importlib.util
+
+SALEOR_AVAILABLE = importlib.util.find_spec("saleor") is not None
+
+if SALEOR_AVAILABLE:
+    from saleor.tests.settings import *  # noqa: F403
+
+    # Saleor finds this package through its entry points; make sure both apps
+    # are there even when it runs from a source checkout.
+    for _app in ("saleor_cryptopay", "saleor_cryptopay.coinpay_th"):
+        if _app not in INSTALLED_APPS:  # noqa: F405
+            INSTALLED_APPS.append(_app)  # noqa: F405
+else:
+    SECRET_KEY = "tests-only"  # noqa: S105
+    USE_TZ = True
+    INSTALLED_APPS = ["django.contrib.contenttypes", "saleor_cryptopay"]
+    DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+    DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
