@@ -4,8 +4,10 @@ host using one API key: an atomic upsert hands out ``max(last + 1, now_us)``."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from django.db import connection
+from django.db import connection, transaction
 
 from .models import NonceCounter
 from .providers.nonce import now_us
@@ -16,6 +18,16 @@ class DatabaseNonce:
         self.key_digest = hashlib.sha256(api_key.encode("utf-8")).hexdigest()
 
     def next(self) -> int:
+        return self._take()
+
+    @contextmanager
+    def lease(self) -> Iterator[int]:
+        """The upsert locks the counter row until the transaction ends, so the
+        next caller waits until this call has been answered."""
+        with transaction.atomic():
+            yield self._take()
+
+    def _take(self) -> int:
         table = connection.ops.quote_name(NonceCounter._meta.db_table)
         greatest = "GREATEST" if connection.vendor == "postgresql" else "MAX"
         sql = (

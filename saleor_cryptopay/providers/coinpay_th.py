@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -248,15 +249,16 @@ class CoinPayThClient:
         action = self.actions[operation]
         payload = {k: str(v) for k, v in (fields or {}).items() if v is not None}
         for attempt in range(1, NONCE_RETRIES + 1):
-            data = {**payload, **auth_fields(self._key, self.nonce_source.next(), self._secret)}
-            if self.multipart:
-                result = self.http.post(
-                    f"{action}/",
-                    files={k: (None, v) for k, v in data.items()},
-                    error_message=_error_text,
-                )
-            else:
-                result = self.http.post(f"{action}/", data=data, error_message=_error_text)
+            with self._lease() as nonce:
+                data = {**payload, **auth_fields(self._key, nonce, self._secret)}
+                if self.multipart:
+                    result = self.http.post(
+                        f"{action}/",
+                        files={k: (None, v) for k, v in data.items()},
+                        error_message=_error_text,
+                    )
+                else:
+                    result = self.http.post(f"{action}/", data=data, error_message=_error_text)
             body = result.body
             if not isinstance(body, dict):
                 raise ProviderError(
@@ -282,6 +284,10 @@ class CoinPayThClient:
                 message, provider=PROVIDER, status_code=result.status_code, code="rejected"
             )
         raise AssertionError("unreachable")
+
+    def _lease(self) -> AbstractContextManager[int]:
+        lease = getattr(self.nonce_source, "lease", None)
+        return lease() if lease else nullcontext(self.nonce_source.next())
 
     # orders -----------------------------------------------------------------
 

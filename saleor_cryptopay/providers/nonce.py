@@ -6,8 +6,11 @@ time-based so a restart (or a second host) never goes backwards, counter-based
 so two calls in the same microsecond still differ.
 
 Issuing in order is not arriving in order: two workers that take 10 and 11
-may reach the provider as 11, 10. The client therefore retries a call that was
-refused for its nonce with a fresh one (see ``CoinPayThClient``).
+may reach the provider as 11, 10. So a source also offers ``lease()``: the
+nonce stays exclusively held until the call it signs has been answered, which
+serialises calls per key (CoinPay.in.th calls are few; correctness wins). The
+client still retries a nonce refusal once or twice with a fresh nonce, for
+callers whose source cannot lease.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ import fcntl
 import os
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Protocol
 
 
@@ -26,6 +31,9 @@ def now_us() -> int:
 class NonceSource(Protocol):
     def next(self) -> int: ...
 
+    def lease(self) -> AbstractContextManager[int]:
+        """A nonce held exclusively until the ``with`` block ends."""
+
 
 class MonotonicNonce:
     """Per process, thread-safe. Enough for one process per API key."""
@@ -35,9 +43,14 @@ class MonotonicNonce:
         self._last = 0
 
     def next(self) -> int:
+        with self.lease() as value:
+            return value
+
+    @contextmanager
+    def lease(self) -> Iterator[int]:
         with self._lock:
             self._last = max(self._last + 1, now_us())
-            return self._last
+            yield self._last
 
 
 class FileNonce:
@@ -49,6 +62,11 @@ class FileNonce:
         self._thread_lock = threading.Lock()  # flock is per open file, not per thread
 
     def next(self) -> int:
+        with self.lease() as value:
+            return value
+
+    @contextmanager
+    def lease(self) -> Iterator[int]:
         with self._thread_lock:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
             try:
@@ -56,11 +74,10 @@ class FileNonce:
                 raw = os.read(fd, 64).strip()
                 last = int(raw) if raw.isdigit() else 0
                 value = max(last + 1, now_us())
-                data = str(value).encode()
                 os.lseek(fd, 0, os.SEEK_SET)
                 os.ftruncate(fd, 0)
-                os.write(fd, data)
-                return value
+                os.write(fd, str(value).encode())
+                yield value
             finally:
                 fcntl.flock(fd, fcntl.LOCK_UN)
                 os.close(fd)
