@@ -159,8 +159,12 @@ class Dispatcher:
                     d.next_at = time.time() + delay * self.store.config.time_scale
             log.info(
                 "%s callback %d to %s: %s (%s)",
-                d.provider, d.id, d.url, status or error, d.state,
-            )  # fmt: skip
+                d.provider,
+                d.id,
+                d.url,
+                status or error,
+                d.state,
+            )
 
     def retry_now(self, delivery_id: int) -> None:
         """Force an attempt now, whatever the state (final states reopen)."""

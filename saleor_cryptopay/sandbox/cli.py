@@ -27,19 +27,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 = any free)")
-    p.add_argument("--time-scale", type=float, default=1.0,
-                   help="multiply callback retry intervals (e.g. 0.01)")  # fmt: skip
+    p.add_argument(
+        "--time-scale",
+        type=float,
+        default=1.0,
+        help="multiply callback retry intervals (e.g. 0.01)",
+    )
     p.add_argument("--state-file", help="persist state to this JSON file across restarts")
-    p.add_argument("--coinpay24-key", action="append", metavar="KEY",
-                   help=f"accepted CoinPay24 api_key (repeatable; "
-                        f"default {DEFAULT_COINPAY24_KEY})")  # fmt: skip
-    p.add_argument("--coinpay-th-key", action="append", type=_th_pair, metavar="KEY:SECRET",
-                   help="accepted CoinPay.in.th key and secret (repeatable)")  # fmt: skip
+    p.add_argument(
+        "--coinpay24-key",
+        action="append",
+        metavar="KEY",
+        help=f"accepted CoinPay24 api_key (repeatable; default {DEFAULT_COINPAY24_KEY})",
+    )
+    p.add_argument(
+        "--coinpay-th-key",
+        action="append",
+        type=_th_pair,
+        metavar="KEY:SECRET",
+        help="accepted CoinPay.in.th key and secret (repeatable)",
+    )
     p.add_argument("--invoice-ttl", type=float, default=1200, help="CoinPay24 invoice lifetime, s")
     p.add_argument("--order-ttl", type=float, default=900, help="CoinPay.in.th rate lock, s")
     p.add_argument("--delay", type=float, default=0.0, help="delay every API answer by S seconds")
-    p.add_argument("--rate-limit", type=int, default=None, metavar="N",
-                   help="answer 429 beyond N API calls per minute per provider")  # fmt: skip
+    p.add_argument(
+        "--rate-limit",
+        type=int,
+        default=None,
+        metavar="N",
+        help="answer 429 beyond N API calls per minute per provider",
+    )
     p.add_argument("--public-url", help="base URL to put in payment links (tunnels, Docker)")
     p.add_argument("-q", "--quiet", action="store_true", help="do not log every request")
     return p
@@ -68,8 +85,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         sb.start()
     except OSError as exc:
-        print(f"cryptopay-sandbox: cannot listen on {args.host}:{args.port}: {exc}",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"cryptopay-sandbox: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr
+        )
         return 1
     done = threading.Event()
 

@@ -65,14 +65,28 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             resp = self.server.sandbox.dispatch(req)
         except BadRequest as exc:
-            resp = json_response({"message": str(exc), "reason": "BadRequest",
-                                  "error_message": str(exc), "success": False,
-                                  "error": str(exc)}, 400)  # fmt: skip
+            resp = json_response(
+                {
+                    "message": str(exc),
+                    "reason": "BadRequest",
+                    "error_message": str(exc),
+                    "success": False,
+                    "error": str(exc),
+                },
+                400,
+            )
         except Exception:
             log.exception("sandbox error on %s %s", self.command, self.path)
-            resp = json_response({"message": "Internal sandbox error", "reason": "InternalError",
-                                  "error_message": "Internal sandbox error", "success": False,
-                                  "error": "Internal sandbox error"}, 500)  # fmt: skip
+            resp = json_response(
+                {
+                    "message": "Internal sandbox error",
+                    "reason": "InternalError",
+                    "error_message": "Internal sandbox error",
+                    "success": False,
+                    "error": "Internal sandbox error",
+                },
+                500,
+            )
         self._send(resp)
 
     def _send(self, resp: Response) -> None:
@@ -443,7 +457,7 @@ class SandboxServer:
                     "callback_url": i.callback_url,
                     "title": i.title,
                     "description": i.description,
-                }  # fmt: skip
+                }
                 for i in sorted(self.store.invoices.values(), key=lambda i: i.id)
             ]
 
@@ -456,6 +470,6 @@ class SandboxServer:
                     "address": o.address,
                     "ipn": o.ipn,
                     "expire_at": orders.th_date(o.expire_at),
-                }  # fmt: skip
+                }
                 for o in sorted(self.store.orders.values(), key=lambda o: o.id)
             ]
