@@ -99,6 +99,9 @@ class CryptoGatewayPlugin(BasePlugin):
         refused = self._unsupported(info)
         if refused:
             return refused
+        txn = payments.captured_transaction(info.payment_id)
+        if txn:  # paid already (a callback won the race): never a second invoice
+            return payments.already_processed(txn)
         bridge = self.build_bridge()
         try:
             invoice = payments.open_invoice(

@@ -64,10 +64,9 @@ def capture_once(payment: Payment, invoice: Invoice) -> tuple[Transaction, bool]
         action_required=False,
         gateway_response=_gateway_response(invoice, TransactionKind.CAPTURE, payment.total),
     )
+    # to_confirm stays as it is: completing the checkout then goes through
+    # confirm_payment, which answers with this capture (as Saleor's Stripe does)
     update_payment_charge_status(payment, txn)
-    if payment.to_confirm:
-        payment.to_confirm = False
-        payment.save(update_fields=["to_confirm"])
     return txn, True
 
 

@@ -1,0 +1,91 @@
+"""Fixtures for the Saleor-side tests (loaded only where Saleor is installed)."""
+
+import importlib.util
+
+import pytest
+
+if importlib.util.find_spec("saleor") is not None:
+    from decimal import Decimal
+
+    from saleor.checkout import calculations
+    from saleor.checkout.fetch import fetch_checkout_info, fetch_checkout_lines
+    from saleor.plugins.manager import get_plugins_manager
+    from saleor.plugins.models import PluginConfiguration
+
+    from saleor_cryptopay.plugin.coinpay24 import CoinPay24Plugin
+    from saleor_cryptopay.plugin.coinpay_th import CoinPayThPlugin
+    from saleor_cryptopay.sandbox import SandboxServer
+
+    PLUGINS = {"coinpay24": CoinPay24Plugin, "coinpay_th": CoinPayThPlugin}
+
+    @pytest.fixture(scope="session")
+    def sandbox_server():
+        with SandboxServer(port=0, time_scale=0.0005) as server:
+            yield server
+
+    @pytest.fixture
+    def sb(sandbox_server):
+        sandbox_server.reset()
+        yield sandbox_server
+        sandbox_server.clear_faults()
+
+    @pytest.fixture
+    def configure_gateway(settings, channel_USD, sb):
+        """Install and configure a crypto gateway for channel_USD (slug "main"),
+        pointed at the sandbox. Returns the plugin class."""
+        # callback URLs on a closed loopback port: the sandbox's own delivery
+        # attempts fail fast and stay on this machine (tests deliver them)
+        settings.PUBLIC_URL = "http://127.0.0.1:9/"
+        settings.PLUGINS = [
+            "saleor.payment.gateways.dummy.plugin.DummyGatewayPlugin",
+            "saleor_cryptopay.plugin.coinpay24.CoinPay24Plugin",
+            "saleor_cryptopay.plugin.coinpay_th.CoinPayThPlugin",
+        ]
+
+        def configure(provider, *, active=True, **values):
+            plugin = PLUGINS[provider]
+            base = sb.coinpay24_base if provider == "coinpay24" else sb.coinpay_th_base
+            config = {
+                "api_base_url": base,
+                "supported_currencies": "USD",
+            }
+            if provider == "coinpay24":
+                config["api_key"] = sb.coinpay24_api_key
+            else:
+                config["api_key"] = sb.coinpay_th_key
+                config["api_secret"] = sb.coinpay_th_secret
+            config.update(values)
+            PluginConfiguration.objects.update_or_create(
+                identifier=plugin.PLUGIN_ID,
+                channel=channel_USD,
+                defaults={
+                    "name": plugin.PLUGIN_NAME,
+                    "active": active,
+                    "configuration": [{"name": k, "value": v} for k, v in config.items()],
+                },
+            )
+            return plugin
+
+        return configure
+
+    @pytest.fixture
+    def ready_checkout(checkout_with_item, address, shipping_method):
+        checkout = checkout_with_item
+        checkout.billing_address = address
+        checkout.shipping_address = address
+        checkout.shipping_method = shipping_method
+        checkout.email = "shopper@example.com"
+        checkout.save()
+        return checkout
+
+    @pytest.fixture
+    def checkout_total():
+        def total(checkout) -> Decimal:
+            manager = get_plugins_manager(allow_replica=False)
+            lines, _ = fetch_checkout_lines(checkout)
+            info = fetch_checkout_info(checkout, lines, manager)
+            return calculations.calculate_checkout_total_with_gift_cards(
+                manager, info, lines, checkout.shipping_address
+            ).gross.amount
+
+        return total

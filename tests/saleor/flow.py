@@ -1,0 +1,89 @@
+"""What a storefront does, in GraphQL, plus the provider's side via the sandbox."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import urlencode
+
+from saleor.graphql.core.utils import to_global_id_or_none
+from saleor.graphql.tests.utils import get_graphql_content
+
+GATEWAYS_QUERY = """
+query Gateways($id: ID) {
+  checkout(id: $id) { availablePaymentGateways { id name currencies config { field value } } }
+}
+"""
+
+PAYMENT_CREATE = """
+mutation Pay($id: ID, $input: PaymentInput!) {
+  checkoutPaymentCreate(id: $id, input: $input) {
+    payment { id chargeStatus }
+    errors { field code message }
+  }
+}
+"""
+
+COMPLETE = """
+mutation Complete($id: ID) {
+  checkoutComplete(id: $id) {
+    order { id status paymentStatus isPaid total { gross { amount currency } } }
+    confirmationNeeded
+    confirmationData
+    errors { field code message }
+  }
+}
+"""
+
+
+def gateways(client, checkout) -> list[dict]:
+    content = get_graphql_content(
+        client.post_graphql(GATEWAYS_QUERY, {"id": to_global_id_or_none(checkout)})
+    )
+    return content["data"]["checkout"]["availablePaymentGateways"]
+
+
+def create_payment(client, checkout, gateway: str, amount, return_url=None) -> dict:
+    data = {"gateway": gateway, "amount": str(amount)}
+    if return_url:
+        data["returnUrl"] = return_url
+    content = get_graphql_content(
+        client.post_graphql(PAYMENT_CREATE, {"id": to_global_id_or_none(checkout), "input": data})
+    )
+    result = content["data"]["checkoutPaymentCreate"]
+    assert not result["errors"], result["errors"]
+    return result["payment"]
+
+
+def complete(client, checkout) -> dict:
+    content = get_graphql_content(
+        client.post_graphql(COMPLETE, {"id": to_global_id_or_none(checkout)})
+    )
+    return content["data"]["checkoutComplete"]
+
+
+def confirmation(result: dict) -> dict:
+    assert result["confirmationNeeded"] is True, result
+    assert result["order"] is None
+    return json.loads(result["confirmationData"])
+
+
+def callback_path(plugin_id: str, channel_slug: str = "main") -> str:
+    return f"/plugins/channel/{channel_slug}/{plugin_id}/callback"
+
+
+def deliver(django_client, sb, provider: str, invoice_id, plugin_id: str, *, index: int = -1):
+    """Post the callback the sandbox sent (or tried to send) for the invoice,
+    fields exactly as signed, to the plugin's per-channel URL."""
+    deliveries = sb.callbacks(provider, invoice_id)
+    assert deliveries, f"the sandbox sent no callback for {invoice_id}"
+    fields = deliveries[index]["fields"]
+    pairs = list(fields.items()) if isinstance(fields, dict) else [tuple(p) for p in fields]
+    return post_form(django_client, plugin_id, pairs)
+
+
+def post_form(django_client, plugin_id: str, pairs, channel_slug: str = "main"):
+    return django_client.post(
+        callback_path(plugin_id, channel_slug),
+        data=urlencode(pairs),
+        content_type="application/x-www-form-urlencoded",
+    )

@@ -1,0 +1,141 @@
+"""checkout → invoice → provider callback → order, through Saleor's GraphQL
+API and the plugin's per-channel URL, with the sandbox as the provider."""
+
+from decimal import Decimal
+
+import pytest
+
+pytest.importorskip("saleor", reason="Saleor is not installed: run in a Saleor 3.20 environment")
+
+from django.test import Client  # noqa: E402
+from saleor.checkout.models import Checkout  # noqa: E402
+from saleor.order.models import Order  # noqa: E402
+from saleor.payment import ChargeStatus, TransactionKind  # noqa: E402
+from saleor.payment.models import Payment  # noqa: E402
+
+from saleor_cryptopay.models import CallbackEvent, Invoice  # noqa: E402
+
+from .flow import complete, confirmation, create_payment, deliver, gateways  # noqa: E402
+
+pytestmark = pytest.mark.django_db
+
+PROVIDERS = ["coinpay24", "coinpay_th"]
+
+
+def start(api_client, checkout, plugin, total):
+    create_payment(api_client, checkout, plugin.PLUGIN_ID, total, "https://www.example.com/return")
+    return confirmation(complete(api_client, checkout))
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_gateway_listed_for_the_channel(provider, configure_gateway, api_client, ready_checkout):
+    plugin = configure_gateway(provider)
+    ids = [g["id"] for g in gateways(api_client, ready_checkout)]
+    assert plugin.PLUGIN_ID in ids
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_inactive_gateway_is_not_listed(provider, configure_gateway, api_client, ready_checkout):
+    plugin = configure_gateway(provider, active=False)
+    assert plugin.PLUGIN_ID not in [g["id"] for g in gateways(api_client, ready_checkout)]
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_paid_checkout_becomes_a_fully_charged_order(
+    provider, configure_gateway, api_client, ready_checkout, checkout_total, sb
+):
+    plugin = configure_gateway(provider)
+    total = checkout_total(ready_checkout)
+    token = ready_checkout.token
+
+    data = start(api_client, ready_checkout, plugin, total)
+    assert data["provider"] == provider and data["invoice_id"]
+    assert Decimal(data["amount"]) == total and data["currency"] == "USD"
+    assert data["expires_at"]
+    if provider == "coinpay24":
+        assert data["payment_url"].startswith(sb.url)
+    else:
+        assert data["address"] and Decimal(data["pay_amount"]) > 0 and data["qr_data"]
+        assert data["payment_url"].startswith("bitcoin:")
+    assert not Order.objects.filter(checkout_token=token).exists()
+
+    sb.act(provider, data["invoice_id"], "pay")
+    response = deliver(Client(), sb, provider, data["invoice_id"], plugin.PLUGIN_ID)
+    assert response.status_code == 200, response.content
+    event = CallbackEvent.objects.get()
+    assert (event.outcome, event.verified) == ("processed", True), event.result
+
+    order = Order.objects.get(checkout_token=token)
+    assert order.charge_status == "full"
+    assert order.total_charged_amount == total
+    payment = Payment.objects.get(order=order)
+    assert payment.charge_status == ChargeStatus.FULLY_CHARGED
+    assert payment.transactions.filter(kind=TransactionKind.CAPTURE, is_success=True).count() == 1
+    assert not Checkout.objects.filter(token=token).exists()
+    notes = [e.parameters.get("message") for e in order.events.all()]
+    assert any("Payment received" in (n or "") for n in notes)
+
+    # the storefront comes back and completes again: it gets the same order
+    again = complete(api_client, ready_checkout)
+    assert not again["errors"] and again["order"]["id"]
+    assert Order.objects.filter(checkout_token=token).count() == 1
+
+    invoice = Invoice.objects.get()
+    assert invoice.status == "paid" and invoice.order_id == str(order.pk)
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_storefront_completes_before_the_callback(
+    provider, configure_gateway, api_client, ready_checkout, checkout_total, sb
+):
+    """The shopper returns first: checkoutComplete is still waiting; once the
+    callback lands, the order exists and a last checkoutComplete returns it."""
+    plugin = configure_gateway(provider)
+    total = checkout_total(ready_checkout)
+    data = start(api_client, ready_checkout, plugin, total)
+
+    again = confirmation(complete(api_client, ready_checkout))  # not paid yet
+    assert again["invoice_id"] == data["invoice_id"]
+    assert Invoice.objects.count() == 1
+
+    sb.act(provider, data["invoice_id"], "pay")
+    assert deliver(Client(), sb, provider, data["invoice_id"], plugin.PLUGIN_ID).status_code == 200
+    final = complete(api_client, ready_checkout)
+    assert final["order"] and not final["errors"]
+    assert Order.objects.filter(checkout_token=ready_checkout.token).count() == 1
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_duplicate_callbacks_make_one_order_and_one_capture(
+    provider, configure_gateway, api_client, ready_checkout, checkout_total, sb
+):
+    plugin = configure_gateway(provider)
+    data = start(api_client, ready_checkout, plugin, checkout_total(ready_checkout))
+    sb.act(provider, data["invoice_id"], "pay")
+    sb.act(provider, data["invoice_id"], "resend")
+    client = Client()
+    for index in (0, -1, -1):
+        response = deliver(client, sb, provider, data["invoice_id"], plugin.PLUGIN_ID, index=index)
+        assert response.status_code == 200
+    order = Order.objects.get(checkout_token=ready_checkout.token)
+    payment = Payment.objects.get(order=order)
+    assert payment.transactions.filter(kind=TransactionKind.CAPTURE).count() == 1
+    paid_notes = [
+        e for e in order.events.all() if "Payment received" in (e.parameters.get("message") or "")
+    ]
+    assert len(paid_notes) == 1
+    outcomes = sorted(CallbackEvent.objects.values_list("outcome", flat=True))
+    assert outcomes == ["ignored", "ignored", "processed"]
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_retried_checkout_complete_reuses_the_invoice(
+    provider, configure_gateway, api_client, ready_checkout, checkout_total, sb
+):
+    plugin = configure_gateway(provider)
+    data = start(api_client, ready_checkout, plugin, checkout_total(ready_checkout))
+    for _ in range(3):
+        again = confirmation(complete(api_client, ready_checkout))
+        assert again["invoice_id"] == data["invoice_id"]
+    counts = sb.request_counts()[provider]
+    assert sum(counts.values()) == 1, counts  # one create, nothing else
