@@ -78,6 +78,20 @@ class HttpTransport:
         self.timeout = timeout
         self.session = session or requests.Session()
         self.session.headers.setdefault("User-Agent", USER_AGENT)
+        self.calls = 0  # requests sent by this transport
+        self.budget: Optional[int] = None  # refuse to send more than this many
+
+    def spend(self) -> None:
+        """Count one call; refuse it when a budget is set and spent (background
+        jobs share the provider's hourly quota with checkouts)."""
+        if self.budget is not None and self.calls >= self.budget:
+            raise ProviderError(
+                f"call budget of {self.budget} for this run is spent",
+                provider=self.provider,
+                retryable=True,
+                code="budget",
+            )
+        self.calls += 1
 
     def url(self, path: str) -> str:
         return f"{self.base_url}/{path.lstrip('/')}"
@@ -94,6 +108,7 @@ class HttpTransport:
         """POST and parse JSON. Non-2xx answers raise, with the provider's
         message extracted by ``error_message(body)`` when the body is JSON."""
         url = self.url(path)
+        self.spend()
         started = time.monotonic()
         try:
             # verify=True explicitly: nothing (env, session, caller) may turn it off
