@@ -9,7 +9,6 @@ help (handled, duplicate, unknown, forged), 503 when it can.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Optional
 
 from django.db import DatabaseError
@@ -18,21 +17,32 @@ from django.utils import timezone
 
 from ..bridges.base import ProviderBridge
 from ..inbox import store_callback
+from ..lifecycle import CHARGED
 from ..models import CallbackEvent, Invoice
 from ..providers.errors import ProviderError
-from .payments import FINAL, sync_invoice
+from ..providers.status import PaymentStatus
+from .payments import sync_invoice
 
 logger = logging.getLogger(__name__)
 Outcome = CallbackEvent.Outcome
 
-# What each provider's callback claims, mapped to the status name we store,
-# used only to skip work for duplicates of a final state (never to act).
-_CLAIMS = {
-    "coinpay24": lambda f: {"paid": "paid", "completed": "paid", "refunded": "refunded"}.get(
-        (f.get("status") or "").lower()
-    ),
-    "coinpay_th": lambda f: "paid" if (f.get("order_status") or "").strip() == "2" else None,
-}
+
+# What a callback claims, used only to skip work for repeats of a final state
+# (never to act): "charged" or "refunded", else None.
+def _claim(provider: str, fields: dict[str, str]) -> Optional[str]:
+    if provider == "coinpay24":
+        status = (fields.get("status") or "").strip().lower()
+        return {"paid": "charged", "completed": "charged", "refunded": "refunded"}.get(status)
+    if provider == "coinpay_th":
+        return "charged" if (fields.get("order_status") or "").strip() == "2" else None
+    return None
+
+
+def _repeats_final_state(invoice: Invoice, claim: Optional[str]) -> bool:
+    status = invoice.payment_status
+    return (claim == "charged" and status in CHARGED) or (
+        claim == "refunded" and status is PaymentStatus.REFUNDED
+    )
 
 
 def _finish(event: CallbackEvent, outcome: str, result: str, status: int = 200) -> HttpResponse:
@@ -66,8 +76,8 @@ def process_event(
     if invoice.channel_slug != channel_slug:
         return _finish(event, Outcome.REJECTED, "invoice belongs to another channel")
 
-    claim: Optional[Callable] = _CLAIMS.get(bridge.provider)
-    if invoice.payment_status in FINAL and claim and claim(fields) == invoice.status:
+    claim = _claim(bridge.provider, fields)
+    if _repeats_final_state(invoice, claim):
         # a repeat of what we already acted on: no provider call needed
         return _finish(event, Outcome.IGNORED, f"duplicate: invoice already {invoice.status}")
 
@@ -84,7 +94,8 @@ def process_event(
             return _finish(event, Outcome.REJECTED, "verification failed")
 
     try:
-        result = sync_invoice(invoice.pk, bridge, tolerance)
+        # a charged invoice is only worth a re-read when the callback says refunded
+        result = sync_invoice(invoice.pk, bridge, tolerance, skip_if_final=claim != "refunded")
     except ProviderError as exc:
         status = 503 if exc.retryable else 200
         return _finish(event, Outcome.FAILED, f"provider re-read failed: {exc}", status)

@@ -265,7 +265,8 @@ def sync_invoice(
             )
             payment = Payment.objects.select_for_update(of=("self",)).filter(pk=payment_id).first()
         invoice = lock_invoice(invoice_pk)
-        if skip_if_final and invoice.payment_status in FINAL:
+        status = invoice.payment_status
+        if status is PaymentStatus.REFUNDED or (skip_if_final and status in FINAL):
             return "already processed"
         if observed is None:
             observed = bridge.observe(invoice)
