@@ -296,6 +296,14 @@ def confirm(
             if txn:
                 return already_processed(txn)
             invoice.refresh_from_db()
+        if (
+            invoice is not None
+            and PaymentStatus(invoice.status) in CLOSED
+            and not Payment.objects.filter(pk=info.payment_id, is_active=True).exists()
+        ):
+            # closing the invoice cancelled this payment: Saleor refuses it,
+            # so a fresh invoice here would be one nobody can ever pay
+            return error_response(info, "The invoice ended unpaid. Please start the payment again.")
         if invoice is None or PaymentStatus(invoice.status) in CLOSED:
             # no invoice yet, or the last one ended unpaid: offer a fresh one
             invoice = open_invoice(
