@@ -30,9 +30,8 @@ if importlib.util.find_spec("saleor") is not None:
         sandbox_server.clear_faults()
 
     @pytest.fixture
-    def configure_gateway(settings, channel_USD, sb):
-        """Install and configure a crypto gateway for channel_USD (slug "main"),
-        pointed at the sandbox. Returns the plugin class."""
+    def crypto_plugins(settings):
+        """Both crypto gateways installed (no configuration saved yet)."""
         # callback URLs on a closed loopback port: the sandbox's own delivery
         # attempts fail fast and stay on this machine (tests deliver them)
         settings.PUBLIC_URL = "http://127.0.0.1:9/"
@@ -41,8 +40,15 @@ if importlib.util.find_spec("saleor") is not None:
             "saleor_cryptopay.plugin.coinpay24.CoinPay24Plugin",
             "saleor_cryptopay.plugin.coinpay_th.CoinPayThPlugin",
         ]
+        return PLUGINS
 
-        def configure(provider, *, active=True, **values):
+    @pytest.fixture
+    def configure_gateway(crypto_plugins, channel_USD, sb):
+        """Install and configure a crypto gateway for channel_USD (slug "main"),
+        pointed at the sandbox. Returns the plugin class. ``channel=`` configures
+        another channel instead."""
+
+        def configure(provider, *, active=True, channel=None, **values):
             plugin = PLUGINS[provider]
             base = sb.coinpay24_base if provider == "coinpay24" else sb.coinpay_th_base
             config = {
@@ -57,7 +63,7 @@ if importlib.util.find_spec("saleor") is not None:
             config.update(values)
             PluginConfiguration.objects.update_or_create(
                 identifier=plugin.PLUGIN_ID,
-                channel=channel_USD,
+                channel=channel or channel_USD,
                 defaults={
                     "name": plugin.PLUGIN_NAME,
                     "active": active,
