@@ -1,0 +1,223 @@
+"""Order creation before payment, a checkout whose total changes between two
+attempts, and the provider being down while the shopper checks out."""
+
+from decimal import Decimal
+
+import pytest
+
+pytest.importorskip("saleor", reason="Saleor is not installed: run in a Saleor 3.20 environment")
+
+from django.test import Client  # noqa: E402
+from saleor.checkout.models import Checkout  # noqa: E402
+from saleor.order.models import Order  # noqa: E402
+from saleor.payment import ChargeStatus, TransactionKind  # noqa: E402
+from saleor.payment.models import Payment  # noqa: E402
+
+from saleor_cryptopay.models import CallbackEvent, Invoice  # noqa: E402
+
+from .flow import (  # noqa: E402
+    add_line,
+    complete,
+    confirmation,
+    create_payment,
+    deliver,
+    order_messages,
+    start,
+)
+
+pytestmark = pytest.mark.django_db
+
+PROVIDERS = ["coinpay24", "coinpay_th"]
+
+
+def captures(payment) -> int:
+    return payment.transactions.filter(kind=TransactionKind.CAPTURE, is_success=True).count()
+
+
+# -- order_creation=before_payment ---------------------------------------------------
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_before_payment_creates_the_order_at_once_and_the_callback_charges_it_once(
+    provider, configure_gateway, api_client, ready_checkout, checkout_total, sb
+):
+    plugin = configure_gateway(provider, order_creation="before_payment")
+    total = checkout_total(ready_checkout)
+    create_payment(api_client, ready_checkout, plugin.PLUGIN_ID, total)
+
+    result = complete(api_client, ready_checkout)
+
+    assert not result["errors"], result["errors"]
+    assert result["confirmationNeeded"] is False and result["order"]
+    order = Order.objects.get(checkout_token=ready_checkout.token)
+    assert order.charge_status == "none" and order.total_charged_amount == 0
+    payment = order.payments.get()
+    assert payment.charge_status == ChargeStatus.PENDING and captures(payment) == 0
+    assert not Checkout.objects.filter(token=ready_checkout.token).exists()
+    # the storefront reads where to pay from the payment's public metadata
+    shown = payment.get_value_from_metadata("cryptopay")
+    invoice = Invoice.objects.get()
+    assert shown["invoice_id"] == invoice.provider_invoice_id
+    assert Decimal(shown["amount"]) == total
+
+    sb.act(provider, invoice.provider_invoice_id, "pay")
+    sb.act(provider, invoice.provider_invoice_id, "resend")
+    client = Client()
+    for index in (0, -1, 0):
+        response = deliver(
+            client, sb, provider, invoice.provider_invoice_id, plugin.PLUGIN_ID, index=index
+        )
+        assert response.status_code == 200
+
+    order.refresh_from_db()
+    payment.refresh_from_db()
+    assert order.charge_status == "full" and order.total_charged_amount == total
+    assert payment.charge_status == ChargeStatus.FULLY_CHARGED and captures(payment) == 1
+    assert Order.objects.filter(checkout_token=ready_checkout.token).count() == 1
+    assert sum("Payment received" in m for m in order_messages(order)) == 1
+    assert sorted(CallbackEvent.objects.values_list("outcome", flat=True)) == [
+        "ignored",
+        "ignored",
+        "processed",
+    ]
+    invoice.refresh_from_db()
+    assert invoice.status == "paid" and invoice.order_id == str(order.pk)
+
+
+# -- the checkout total changes between two attempts -----------------------------------
+
+
+def change_total(api_client, checkout, product, checkout_total, old_total):
+    add_line(api_client, checkout, product.variants.first())
+    checkout.refresh_from_db()
+    new_total = checkout_total(checkout)
+    assert new_total > old_total
+    return new_total
+
+
+def test_coinpay_th_changed_total_updates_the_same_provider_order(
+    configure_gateway, api_client, ready_checkout, checkout_total, product, sb
+):
+    plugin = configure_gateway("coinpay_th")
+    total = checkout_total(ready_checkout)
+    first = start(api_client, ready_checkout, plugin.PLUGIN_ID, total)
+    new_total = change_total(api_client, ready_checkout, product, checkout_total, total)
+
+    second = start(api_client, ready_checkout, plugin.PLUGIN_ID, new_total)
+
+    assert second["invoice_id"] == first["invoice_id"]
+    assert second["address"] == first["address"]
+    assert Decimal(second["amount"]) == new_total
+    assert Decimal(second["pay_amount"]) > Decimal(first["pay_amount"])
+    at_provider = sb.orders()
+    assert len(at_provider) == 1
+    assert Decimal(str(at_provider[0]["order_amount"])) == new_total
+    invoice = Invoice.objects.get()
+    payments = Payment.objects.filter(checkout=ready_checkout).order_by("pk")
+    assert [p.is_active for p in payments] == [False, True]
+    assert invoice.payment_id == payments[1].pk and invoice.amount == new_total
+
+    sb.act("coinpay_th", invoice.provider_invoice_id, "pay")
+    response = deliver(Client(), sb, "coinpay_th", invoice.provider_invoice_id, plugin.PLUGIN_ID)
+    assert response.status_code == 200
+    order = Order.objects.get(checkout_token=ready_checkout.token)
+    assert order.total_charged_amount == new_total and order.charge_status == "full"
+
+
+def test_coinpay24_changed_total_makes_a_new_invoice_and_supersedes_the_old(
+    configure_gateway, api_client, ready_checkout, checkout_total, product, sb
+):
+    plugin = configure_gateway("coinpay24")
+    total = checkout_total(ready_checkout)
+    first = start(api_client, ready_checkout, plugin.PLUGIN_ID, total)
+    new_total = change_total(api_client, ready_checkout, product, checkout_total, total)
+
+    second = start(api_client, ready_checkout, plugin.PLUGIN_ID, new_total)
+
+    assert second["invoice_id"] != first["invoice_id"]
+    assert Decimal(second["amount"]) == new_total
+    old = Invoice.objects.get(provider_invoice_id=first["invoice_id"])
+    new = Invoice.objects.get(provider_invoice_id=second["invoice_id"])
+    assert old.superseded and not new.superseded
+    assert new.amount == new_total and old.amount == total
+    assert [Decimal(i["price_amount"]) for i in sb.invoices()] == [total, new_total]
+
+    sb.act("coinpay24", new.provider_invoice_id, "pay")
+    response = deliver(Client(), sb, "coinpay24", new.provider_invoice_id, plugin.PLUGIN_ID)
+    assert response.status_code == 200
+    order = Order.objects.get(checkout_token=ready_checkout.token)
+    assert order.total_charged_amount == new_total and order.charge_status == "full"
+
+
+# -- provider outage at checkout ------------------------------------------------------
+
+FAULTS = [
+    pytest.param({"mode": "status", "status": 503}, id="503"),
+    pytest.param({"mode": "status", "status": 500}, id="500"),
+    pytest.param({"mode": "html"}, id="html-502"),
+    pytest.param({"mode": "empty"}, id="empty-500"),
+    pytest.param({"mode": "rate_limit", "retry_after": 30}, id="429"),
+]
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize("fault", FAULTS)
+def test_provider_outage_at_checkout_is_a_clear_error_then_a_retry_works(
+    provider, fault, configure_gateway, api_client, ready_checkout, checkout_total, sb
+):
+    plugin = configure_gateway(provider)
+    total = checkout_total(ready_checkout)
+    create_payment(api_client, ready_checkout, plugin.PLUGIN_ID, total)
+    sb.inject_fault(provider, count=100, **fault)
+
+    for _ in range(2):  # the shopper tries twice while it is down
+        result = complete(api_client, ready_checkout)
+        assert result["order"] is None and not result["confirmationNeeded"]
+        assert [e["code"] for e in result["errors"]] == ["PAYMENT_ERROR"], result
+        assert "not answering right now" in result["errors"][0]["message"]
+        assert not Invoice.objects.exists()
+    assert Checkout.objects.filter(token=ready_checkout.token).exists()
+
+    sb.clear_faults()
+    data = confirmation(complete(api_client, ready_checkout))
+
+    invoice = Invoice.objects.get()
+    assert data["invoice_id"] == invoice.provider_invoice_id
+    created = sb.invoices() if provider == "coinpay24" else sb.orders()
+    assert len(created) == 1
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_provider_refusal_at_checkout_is_reported_as_such(
+    provider, configure_gateway, api_client, ready_checkout, checkout_total, sb
+):
+    plugin = configure_gateway(provider)
+    create_payment(api_client, ready_checkout, plugin.PLUGIN_ID, checkout_total(ready_checkout))
+    sb.inject_fault(provider, "status", status=422)
+
+    result = complete(api_client, ready_checkout)
+
+    assert [e["code"] for e in result["errors"]] == ["PAYMENT_ERROR"], result
+    assert "refused the payment" in result["errors"][0]["message"]
+    assert not Invoice.objects.exists()
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_answer_lost_after_the_provider_acted_leaves_one_local_invoice(
+    provider, configure_gateway, api_client, ready_checkout, checkout_total, sb
+):
+    """The provider made the invoice but its answer was cut short: the shop
+    cannot know its id, so the retry makes a second one at the provider (the
+    first is left for reconciliation); locally there is exactly one."""
+    plugin = configure_gateway(provider)
+    create_payment(api_client, ready_checkout, plugin.PLUGIN_ID, checkout_total(ready_checkout))
+    sb.inject_fault(provider, "bad_json")
+
+    result = complete(api_client, ready_checkout)
+    assert [e["code"] for e in result["errors"]] == ["PAYMENT_ERROR"], result
+    assert not Invoice.objects.exists()
+
+    data = confirmation(complete(api_client, ready_checkout))
+    assert Invoice.objects.get().provider_invoice_id == data["invoice_id"]
+    at_provider = sb.invoices() if provider == "coinpay24" else sb.orders()
+    assert len(at_provider) == 2
