@@ -25,13 +25,31 @@ _SECRET_HEADER_WORDS = ("authorization", "cookie", "token", "secret", "key", "si
 _KEPT_HEADERS = 40
 
 
+def clean_text(value: object) -> str:
+    """Text PostgreSQL can store: NUL characters and lone surrogates (a JSON
+    body may carry ``\\u0000`` or ``\\ud800``) become U+FFFD. A genuine
+    callback has neither; a signed value changed here no longer verifies."""
+    text = str(value)
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return text
+
+
+def clean_pairs(pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    return [(clean_text(k), clean_text(v)) for k, v in pairs]
+
+
 def safe_headers(headers: Mapping[str, str]) -> dict[str, str]:
     kept = {}
     for name, value in list(headers.items())[:_KEPT_HEADERS]:
         lowered = name.lower()
         if any(word in lowered for word in _SECRET_HEADER_WORDS):
             continue
-        kept[name] = str(value)[:500]
+        kept[clean_text(name)] = clean_text(value)[:500]
     return kept
 
 
@@ -84,17 +102,18 @@ def store_callback(
     request only (verification needs the real token; the database never sees it)."""
     if pairs is None:
         pairs = parse_fields(body, content_type)
+    pairs = clean_pairs(pairs)
     masked = mask_fields(pairs)
-    raw = body[:MAX_BODY].decode("utf-8", errors="replace")
+    raw = clean_text(body[:MAX_BODY].decode("utf-8", errors="replace"))
     stored_body = urlencode([tuple(p) for p in masked]) if pairs else raw
     event = CallbackEvent.objects.create(
         provider=provider,
-        channel_slug=channel_slug[:255],
-        path=path[:255],
+        channel_slug=clean_text(channel_slug)[:255],
+        path=clean_text(path)[:255],
         headers=safe_headers(headers),
-        content_type=(content_type or "")[:255],
+        content_type=clean_text(content_type or "")[:255],
         body=stored_body,
         fields=masked,
-        remote_addr=(remote_addr or "")[:64],
+        remote_addr=clean_text(remote_addr or "")[:64],
     )
     return event, pairs

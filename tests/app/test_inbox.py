@@ -74,3 +74,24 @@ def test_too_many_fields_give_no_fields_but_the_event_is_kept():
 def test_duplicate_keys_are_preserved_for_verification_to_refuse():
     _, pairs = store(b"status=paid&status=expired")
     assert pairs == [("status", "paid"), ("status", "expired")]
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b"order_id=1%00&status=paid%00", "application/x-www-form-urlencoded"),
+        (b'{"order_id": "1\\u0000", "x\\ud800": "\\udc00"}', "application/json"),
+    ],
+    ids=["nul-in-form", "nul-and-lone-surrogates-in-json"],
+)
+def test_text_postgresql_cannot_store_is_replaced(body, content_type):
+    """NUL and lone surrogates made PostgreSQL refuse the row (a 503 the
+    provider retries forever): they become U+FFFD, in the stored copy and in
+    the fields handed on."""
+    event, pairs = store(body, content_type=content_type)
+    for key, value in pairs:
+        assert "\x00" not in key + value
+        (key + value).encode("utf-8")  # no lone surrogate left
+    assert pairs[0] == ("order_id", "1\ufffd")
+    event.refresh_from_db()
+    assert "\x00" not in event.body
