@@ -184,39 +184,7 @@ def apply_decision(
     summary = f"{action}: {decision.reason}"
 
     if action is Action.CHARGE:
-        txn, created = capture_once(payment, invoice)
-        if not created:
-            return "already captured"
-        extras = ", ".join(sorted(f.value for f in decision.flags))
-        if not payment.is_active:
-            flag_no_order(invoice, "the payment was replaced or cancelled before the money came")
-        elif order is not None:
-            if order.pk and payment.order_id == order.pk:
-                order_charged(
-                    fetch_order_info(order),
-                    None,
-                    None,
-                    txn.amount,
-                    payment,
-                    get_plugins_manager(allow_replica=False),
-                )
-        elif checkout is not None and complete_order:
-            order = complete_paid_checkout(checkout, payment, invoice)
-            summary += "; order created" if order else "; no order (flagged)"
-        if order is not None:
-            invoice.order_id = str(order.pk)
-            invoice.save(update_fields=["order_id", "updated_at"])
-            note(
-                order,
-                f"Payment received ({invoice.status}{', ' + extras if extras else ''}).",
-                invoice,
-                amount=str(txn.amount),
-            )
-            for flag in decision.flags:
-                if flag in ATTENTION:
-                    note(order, ATTENTION[flag], invoice)
-            mark_order(order, invoice)
-        return summary
+        return _charge(decision, invoice, payment, checkout, order, complete_order, summary)
 
     if action is Action.CLOSE:
         cancel_once(payment, invoice)
@@ -236,4 +204,68 @@ def apply_decision(
 
     # TRACK
     note(order, f"Invoice is now {invoice.status}.", invoice)
+    return summary
+
+
+def _charge(decision, invoice, payment, checkout, order, complete_order, summary) -> str:
+    was_active = payment.is_active
+    other_payment = (
+        checkout is not None
+        and checkout.payments.filter(is_active=True).exclude(pk=payment.pk).exists()
+    )
+    if not was_active and (order is not None or other_payment):
+        # Paid an invoice whose payment was replaced, and the checkout was
+        # completed (or is being paid) another way. No capture: Saleor's books
+        # keep the sale as it is (a capture here would overcharge the order
+        # and neither provider can refund by API); the coins are in front of staff.
+        reason = (
+            "the checkout was completed by another payment"
+            if order is not None
+            else "the checkout moved on to another payment"
+        )
+        flag_no_order(invoice, reason)
+        note(order, f"A crypto payment arrived for a replaced invoice ({reason}).", invoice)
+        mark_order(order, invoice)
+        return summary + f"; not captured ({reason}, flagged)"
+
+    txn, created = capture_once(payment, invoice)
+    if not created:
+        return "already captured"
+    if not was_active:
+        # money after expiry on a cancelled payment that nothing replaced:
+        # make it live again so the checkout can still become the order
+        payment.is_active = True
+        payment.save(update_fields=["is_active"])
+
+    if order is not None and payment.order_id == order.pk:
+        # before_payment mode: the order waits for this money
+        order_charged(
+            fetch_order_info(order),
+            None,
+            None,
+            txn.amount,
+            payment,
+            get_plugins_manager(allow_replica=False),
+        )
+    elif checkout is None and order is None:
+        flag_no_order(invoice, "the checkout no longer exists")
+        return summary + "; no order (checkout gone, flagged)"
+    elif complete_order and order is None:
+        order = complete_paid_checkout(checkout, payment, invoice)
+        summary += "; order created" if order else "; no order (flagged)"
+
+    if order is not None:
+        extras = ", ".join(sorted(f.value for f in decision.flags))
+        invoice.order_id = str(order.pk)
+        invoice.save(update_fields=["order_id", "updated_at"])
+        note(
+            order,
+            f"Payment received ({invoice.status}{', ' + extras if extras else ''}).",
+            invoice,
+            amount=str(txn.amount),
+        )
+        for flag in decision.flags:
+            if flag in ATTENTION:
+                note(order, ATTENTION[flag], invoice)
+        mark_order(order, invoice)
     return summary
