@@ -49,38 +49,35 @@ def _gateway_response(invoice: Invoice, kind: str, amount: Decimal) -> GatewayRe
     )
 
 
+def _record(payment: Payment, invoice: Invoice, kind: str) -> Transaction:
+    txn = create_transaction(
+        payment,
+        kind=kind,
+        payment_information=None,
+        action_required=False,
+        gateway_response=_gateway_response(invoice, kind, payment.total),
+    )
+    update_payment_charge_status(payment, txn)
+    return txn
+
+
 def capture_once(payment: Payment, invoice: Invoice) -> tuple[Transaction, bool]:
     """The CAPTURE transaction for this invoice, created at most once.
-    The amount is the payment's: crypto overpayment is not Saleor money."""
+    The amount is the payment's: crypto overpayment is not Saleor money.
+    ``to_confirm`` stays as it is: completing the checkout then goes through
+    confirm_payment, which answers with this capture (as Saleor's Stripe does)."""
     existing = payment.transactions.filter(
         kind=TransactionKind.CAPTURE, is_success=True, token=invoice.provider_invoice_id
     ).first()
     if existing:
         return existing, False
-    txn = create_transaction(
-        payment,
-        kind=TransactionKind.CAPTURE,
-        payment_information=None,
-        action_required=False,
-        gateway_response=_gateway_response(invoice, TransactionKind.CAPTURE, payment.total),
-    )
-    # to_confirm stays as it is: completing the checkout then goes through
-    # confirm_payment, which answers with this capture (as Saleor's Stripe does)
-    update_payment_charge_status(payment, txn)
-    return txn, True
+    return _record(payment, invoice, TransactionKind.CAPTURE), True
 
 
 def cancel_once(payment: Payment, invoice: Invoice) -> bool:
     if payment.charge_status != ChargeStatus.NOT_CHARGED or not payment.is_active:
         return False
-    txn = create_transaction(
-        payment,
-        kind=TransactionKind.CANCEL,
-        payment_information=None,
-        action_required=False,
-        gateway_response=_gateway_response(invoice, TransactionKind.CANCEL, payment.total),
-    )
-    update_payment_charge_status(payment, txn)
+    _record(payment, invoice, TransactionKind.CANCEL)
     return True
 
 

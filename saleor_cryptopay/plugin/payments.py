@@ -95,29 +95,18 @@ def provider_error_message(provider_name: str, exc: ProviderError) -> str:
 
 def pending_response(info: PaymentData, invoice: Invoice, settings: GatewaySettings):
     data = action_data(invoice)
-    if settings.order_creation == BEFORE_PAYMENT:
-        # the order is created at once, unpaid; the callback charges it
-        return GatewayResponse(
-            is_success=True,
-            action_required=False,
-            kind=TransactionKind.PENDING,
-            amount=info.amount,
-            currency=info.currency,
-            transaction_id=invoice.provider_invoice_id,
-            error=None,
-            raw_response=data,
-            psp_reference=invoice.provider_invoice_id,
-        )
+    # before_payment: the order is created at once, unpaid; the callback charges it
+    before = settings.order_creation == BEFORE_PAYMENT
     return GatewayResponse(
         is_success=True,
-        action_required=True,
-        kind=TransactionKind.ACTION_TO_CONFIRM,
+        action_required=not before,
+        kind=TransactionKind.PENDING if before else TransactionKind.ACTION_TO_CONFIRM,
         amount=info.amount,
         currency=info.currency,
         transaction_id=invoice.provider_invoice_id,
         error=None,
         raw_response=data,
-        action_required_data=data,
+        action_required_data={} if before else data,
         psp_reference=invoice.provider_invoice_id,
     )
 
