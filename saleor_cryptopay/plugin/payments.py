@@ -293,8 +293,14 @@ def confirm(
             # closing the invoice cancelled this payment: Saleor refuses it,
             # so a fresh invoice here would be one nobody can ever pay
             return error_response(info, "The invoice ended unpaid. Please start the payment again.")
-        if invoice is None or PaymentStatus(invoice.status) in CLOSED:
-            # no invoice yet, or the last one ended unpaid: offer a fresh one
+        if invoice is not None and PaymentStatus(invoice.status) in CLOSED:
+            # the payment was cancelled with it: the storefront starts a new one
+            return error_response(
+                info,
+                f"The {bridge.provider} invoice {invoice.status} before it was paid. "
+                "Please start the payment again.",
+            )
+        if invoice is None:
             invoice = open_invoice(
                 info, bridge, settings, channel_slug=channel_slug, callback_url=callback_url
             )

@@ -139,3 +139,28 @@ def test_retried_checkout_complete_reuses_the_invoice(
         assert again["invoice_id"] == data["invoice_id"]
     counts = sb.request_counts()[provider]
     assert sum(counts.values()) == 1, counts  # one create, nothing else
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_shopper_returns_after_expiry_without_callback(
+    provider, configure_gateway, api_client, ready_checkout, checkout_total, sb
+):
+    """No callback came and the invoice is past its expiry: checkoutComplete
+    asks the provider once, learns it expired, and says so clearly; a new
+    payment then gets a fresh invoice."""
+    plugin = configure_gateway(provider)
+    total = checkout_total(ready_checkout)
+    data = start(api_client, ready_checkout, plugin, total)
+    sb.act(provider, data["invoice_id"], "expire")
+    Invoice.objects.update(expires_at="2000-01-01T00:00:00Z")
+
+    result = complete(api_client, ready_checkout)
+    assert result["errors"][0]["code"] == "PAYMENT_ERROR"
+    assert "Please start the payment again" in result["errors"][0]["message"]
+    assert Invoice.objects.get().status == "expired"
+
+    fresh = start(api_client, ready_checkout, plugin, total)
+    assert fresh["invoice_id"] != data["invoice_id"]
+    sb.act(provider, fresh["invoice_id"], "pay")
+    assert deliver(Client(), sb, provider, fresh["invoice_id"], plugin.PLUGIN_ID).status_code == 200
+    assert Order.objects.filter(checkout_token=ready_checkout.token).count() == 1
