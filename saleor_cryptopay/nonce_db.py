@@ -1,5 +1,12 @@
 """A CoinPay.in.th nonce shared through the database by every process and
-host using one API key: an atomic upsert hands out ``max(last + 1, now_us)``."""
+host using one API key: an atomic upsert hands out ``max(last + 1, now_us)``.
+
+A lease holds the counter row locked until the signed call is answered, so
+calls reach the provider in nonce order. On PostgreSQL it does so on a
+connection of its own: inside a callback's or checkout's transaction the row
+lock would otherwise last until that whole transaction commits and make
+unrelated payments wait on each other.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +14,7 @@ import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 
 from .models import NonceCounter
 from .providers.nonce import now_us
@@ -22,19 +29,31 @@ class DatabaseNonce:
 
     @contextmanager
     def lease(self) -> Iterator[int]:
-        """The upsert locks the counter row until the transaction ends, so the
-        next caller waits until this call has been answered."""
-        with transaction.atomic():
-            yield self._take()
+        if connection.vendor != "postgresql":  # e.g. SQLite in tests: one connection
+            with transaction.atomic():
+                yield self._take()
+            return
+        own = connections.create_connection(DEFAULT_DB_ALIAS)
+        try:
+            own.set_autocommit(False)
+            value = self._take(own)
+            yield value
+            own.commit()
+        except BaseException:
+            own.rollback()
+            raise
+        finally:
+            own.close()
 
-    def _take(self) -> int:
-        table = connection.ops.quote_name(NonceCounter._meta.db_table)
-        greatest = "GREATEST" if connection.vendor == "postgresql" else "MAX"
+    def _take(self, conn=None) -> int:
+        conn = conn or connection
+        table = conn.ops.quote_name(NonceCounter._meta.db_table)
+        greatest = "GREATEST" if conn.vendor == "postgresql" else "MAX"
         sql = (
             f"INSERT INTO {table} (key_digest, value) VALUES (%s, %s) "  # noqa: S608
             f"ON CONFLICT (key_digest) DO UPDATE "
             f"SET value = {greatest}({table}.value + 1, EXCLUDED.value) RETURNING value"
         )
-        with connection.cursor() as cursor:
+        with conn.cursor() as cursor:
             cursor.execute(sql, [self.key_digest, now_us()])
             return int(cursor.fetchone()[0])

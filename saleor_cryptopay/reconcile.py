@@ -34,7 +34,9 @@ def open_invoices(provider: str, channel_slug: Optional[str] = None) -> list[Inv
     return list(qs.exclude(provider_invoice_id=None).order_by("created_at"))
 
 
-def plan_sweep(bridge: ProviderBridge, invoices: Iterable[Invoice]) -> SweepPlan:
+def plan_sweep(
+    bridge: ProviderBridge, invoices: Iterable[Invoice], *, exhaustive: bool = False
+) -> SweepPlan:
     invoices = list(invoices)
     plan = SweepPlan()
     if not invoices:
@@ -43,7 +45,7 @@ def plan_sweep(bridge: ProviderBridge, invoices: Iterable[Invoice]) -> SweepPlan
     seen: set[str] = set()
     foreign: list[Observed] = []
     try:
-        for observed in bridge.sweep(invoices):
+        for observed in bridge.sweep(invoices, exhaustive=exhaustive):
             invoice = by_id.get(observed.provider_invoice_id)
             if invoice is None:
                 if observed.observation.status.has_money:

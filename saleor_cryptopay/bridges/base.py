@@ -43,6 +43,7 @@ class Observed:
 
 class ProviderBridge(Protocol):
     provider: str
+    verifies_locally: bool  # verify_callback needs no provider call
 
     def create(
         self,
@@ -67,9 +68,10 @@ class ProviderBridge(Protocol):
     def verify_callback(self, pairs: list[tuple[str, str]]) -> bool:
         """May call the provider; raises ProviderError when it cannot tell."""
 
-    def sweep(self, invoices: Iterable[Invoice]) -> Iterator[Observed]:
-        """Fresh reads for many invoices, using list endpoints where possible.
-        Also yields provider invoices we do not know (``reference`` set)."""
+    def sweep(self, invoices: Iterable[Invoice], *, exhaustive: bool = False) -> Iterator[Observed]:
+        """Fresh reads for many invoices, using list endpoints where possible
+        (invoices it does not yield are read one by one by the caller). Also
+        yields provider invoices we do not know; ``exhaustive`` lists them all."""
 
 
 def json_safe(data: Any) -> Any:

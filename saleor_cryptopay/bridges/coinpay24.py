@@ -18,6 +18,7 @@ _LIST_MARGIN = timedelta(days=1)
 
 class CoinPay24Bridge:
     provider = "coinpay24"
+    verifies_locally = True  # an HMAC: free, so it runs before any lock
 
     def __init__(self, client: CoinPay24Client, *, pay_currency: str = "") -> None:
         self.client = client
@@ -71,13 +72,30 @@ class CoinPay24Bridge:
     def verify_callback(self, pairs: list[tuple[str, str]]) -> bool:
         return self.client.verify_callback(pairs)
 
-    def sweep(self, invoices: Iterable[Invoice]) -> Iterator[Observed]:
+    def sweep(self, invoices: Iterable[Invoice], *, exhaustive: bool = False) -> Iterator[Observed]:
+        """List pages (oldest first) from the oldest open invoice on.
+
+        The list cannot filter by status, so closed invoices cost pages too:
+        once the pages left outnumber the open invoices not yet seen, reading
+        those one by one (done by the caller) is cheaper, and listing stops.
+        ``exhaustive`` lists every page, to find payments we have no record of.
+        """
         invoices = list(invoices)
         if not invoices:
             return
+        wanted = {i.provider_invoice_id for i in invoices}
         since = min(i.created_at for i in invoices) - _LIST_MARGIN
-        for item in self.client.iter_invoices(created_from=since):
-            yield self._observed(item)
+        page = 1
+        while True:
+            result = self.client.list_invoices(page=page, sort="created_at_asc", created_from=since)
+            for item in result.invoices:
+                wanted.discard(item.id)
+                yield self._observed(item)
+            if page >= result.total_pages or not result.invoices:
+                return
+            if not exhaustive and (result.total_pages - page > len(wanted)):
+                return
+            page += 1
 
     @staticmethod
     def _observed(invoice: ApiInvoice) -> Observed:

@@ -23,6 +23,7 @@ def bip21_uri(address: str, btc_amount: Optional[Decimal]) -> str:
 
 class CoinPayThBridge:
     provider = "coinpay_th"
+    verifies_locally = False  # verifyipn is an API call: made under the locks
 
     def __init__(self, client: CoinPayThClient, *, keep: Optional[int] = None) -> None:
         self.client = client
@@ -87,7 +88,7 @@ class CoinPayThBridge:
         fields = dict(pairs)
         return self.client.verify_ipn(fields.get("order_id"), fields.get("verify"))
 
-    def sweep(self, invoices: Iterable[Invoice]) -> Iterator[Observed]:
+    def sweep(self, invoices: Iterable[Invoice], *, exhaustive: bool = False) -> Iterator[Observed]:
         invoices = list(invoices)
         if not invoices:
             return

@@ -21,7 +21,7 @@ from ..lifecycle import CHARGED
 from ..models import CallbackEvent, Invoice
 from ..providers.errors import ProviderError
 from ..providers.status import PaymentStatus
-from .payments import sync_invoice
+from .payments import ALREADY_PROCESSED, CallbackRejected, sync_invoice
 
 logger = logging.getLogger(__name__)
 Outcome = CallbackEvent.Outcome
@@ -50,7 +50,9 @@ def _finish(event: CallbackEvent, outcome: str, result: str, status: int = 200) 
     event.result = result[:2000]
     event.attempts += 1
     event.processed_at = timezone.now()
-    event.save(update_fields=["outcome", "result", "attempts", "processed_at", "invoice"])
+    event.save(
+        update_fields=["outcome", "result", "attempts", "processed_at", "invoice", "verified"]
+    )
     return HttpResponse(f"{outcome}: {result}"[:200], status=status, content_type="text/plain")
 
 
@@ -81,25 +83,37 @@ def process_event(
         # a repeat of what we already acted on: no provider call needed
         return _finish(event, Outcome.IGNORED, f"duplicate: invoice already {invoice.status}")
 
-    if verify:
-        try:
-            verified = bridge.verify_callback(pairs)
-        except ProviderError as exc:
-            event.verified = None
-            return _finish(event, Outcome.FAILED, f"verification unavailable: {exc}", 503)
-        event.verified = verified
+    def check() -> bool:
+        event.verified = bridge.verify_callback(pairs)
         event.save(update_fields=["verified"])
-        if not verified:
-            logger.warning("cryptopay: unverified %s callback #%s", bridge.provider, event.pk)
-            return _finish(event, Outcome.REJECTED, "verification failed")
+        return event.verified
 
+    deferred = None
     try:
+        if verify and bridge.verifies_locally:
+            if not check():
+                return _rejected(event, bridge)
+        elif verify:
+            deferred = check  # a provider call: made under the locks, once
         # a charged invoice is only worth a re-read when the callback says refunded
-        result = sync_invoice(invoice.pk, bridge, tolerance, skip_if_final=claim != "refunded")
+        result = sync_invoice(
+            invoice.pk, bridge, tolerance, skip_if_final=claim != "refunded", verify=deferred
+        )
+    except CallbackRejected:
+        return _rejected(event, bridge)
     except ProviderError as exc:
+        if deferred is not None and event.verified is None:
+            return _finish(event, Outcome.FAILED, f"verification unavailable: {exc}", 503)
         status = 503 if exc.retryable else 200
         return _finish(event, Outcome.FAILED, f"provider re-read failed: {exc}", status)
+    if result == ALREADY_PROCESSED:
+        return _finish(event, Outcome.IGNORED, f"duplicate: invoice already {invoice.status}")
     return _finish(event, Outcome.PROCESSED, result)
+
+
+def _rejected(event: CallbackEvent, bridge: ProviderBridge) -> HttpResponse:
+    logger.warning("cryptopay: unverified %s callback #%s", bridge.provider, event.pk)
+    return _finish(event, Outcome.REJECTED, "verification failed")
 
 
 def handle_callback(

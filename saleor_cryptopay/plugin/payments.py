@@ -4,6 +4,7 @@ bring an invoice up to date under the checkout → payment → invoice locks."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Optional
@@ -228,6 +229,13 @@ def is_overdue(invoice: Invoice) -> bool:
     return bool(invoice.expires_at and invoice.expires_at <= datetime.now(UTC))
 
 
+class CallbackRejected(Exception):
+    """The provider did not confirm it sent the callback."""
+
+
+ALREADY_PROCESSED = "already processed"
+
+
 def sync_invoice(
     invoice_pk: int,
     bridge: ProviderBridge,
@@ -236,12 +244,15 @@ def sync_invoice(
     observed: Optional[Observed] = None,
     complete_order: bool = True,
     skip_if_final: bool = True,
+    verify: Optional[Callable[[], bool]] = None,
 ) -> str:
     """Re-read (unless ``observed`` is given) and act, exactly once.
 
     Locks follow checkoutComplete's order: checkout, payment, then our invoice.
-    The provider is asked only after the locks are held, so a burst of
-    duplicate callbacks costs one re-read: the others find the work done.
+    The provider is asked (``verify``, then the re-read) only after the locks
+    are held, so a burst of duplicate callbacks costs one verification and one
+    re-read: the others find the work done. Raises ``CallbackRejected`` when
+    ``verify`` says no.
     """
     with transaction.atomic():
         payment_id = Invoice.objects.filter(pk=invoice_pk).values_list("payment_id", flat=True)[0]
@@ -256,7 +267,9 @@ def sync_invoice(
         invoice = lock_invoice(invoice_pk)
         status = invoice.payment_status
         if status is PaymentStatus.REFUNDED or (skip_if_final and status in FINAL):
-            return "already processed"
+            return ALREADY_PROCESSED
+        if verify is not None and not verify():
+            raise CallbackRejected()
         if observed is None:
             observed = bridge.observe(invoice)
         decision = apply_observation(invoice, observed, tolerance)

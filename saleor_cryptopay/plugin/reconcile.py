@@ -47,7 +47,9 @@ class Report:
         return "\n".join(lines)
 
 
-def reconcile_plugin(plugin: CryptoGatewayPlugin, *, dry_run: bool = False) -> Report:
+def reconcile_plugin(
+    plugin: CryptoGatewayPlugin, *, dry_run: bool = False, exhaustive: bool = False
+) -> Report:
     channel = plugin.channel_slug
     report = Report(plugin.PROVIDER, channel)
     invoices = open_invoices(plugin.PROVIDER, channel)
@@ -59,7 +61,7 @@ def reconcile_plugin(plugin: CryptoGatewayPlugin, *, dry_run: bool = False) -> R
     transport.budget = plugin.settings.reconcile_calls_per_run
     tolerance = plugin.settings.underpaid_tolerance
 
-    plan = plan_sweep(bridge, invoices)
+    plan = plan_sweep(bridge, invoices, exhaustive=exhaustive)
     report.unchanged = plan.unchanged
     report.unknown = [
         f"{o.provider_invoice_id} ({o.observation.status}, reference {o.reference or '-'})"
@@ -127,12 +129,16 @@ def active_plugins(
 
 
 def reconcile_all(
-    *, channel: Optional[str] = None, provider: Optional[str] = None, dry_run: bool = False
+    *,
+    channel: Optional[str] = None,
+    provider: Optional[str] = None,
+    dry_run: bool = False,
+    exhaustive: bool = False,
 ) -> list[Report]:
     reports = []
     for plugin in active_plugins(channel, provider):
         try:
-            reports.append(reconcile_plugin(plugin, dry_run=dry_run))
+            reports.append(reconcile_plugin(plugin, dry_run=dry_run, exhaustive=exhaustive))
         except Exception:  # one broken channel must not stop the others
             logger.exception("cryptopay reconcile failed for %s", plugin.channel_slug)
             report = Report(plugin.PROVIDER, plugin.channel_slug)

@@ -13,11 +13,21 @@ class Command(BaseCommand):
         parser.add_argument(
             "--dry-run", action="store_true", help="report what would change; change nothing"
         )
+        parser.add_argument(
+            "--all-pages",
+            action="store_true",
+            help="list every page (an audit for payments we have no record of); costs more calls",
+        )
 
     def handle(self, *args, channel=None, provider=None, dry_run=False, **options):
         from ...plugin.reconcile import reconcile_all
 
-        reports = reconcile_all(channel=channel, provider=provider, dry_run=dry_run)
+        reports = reconcile_all(
+            channel=channel,
+            provider=provider,
+            dry_run=dry_run,
+            exhaustive=options.get("all_pages", False),
+        )
         if not reports:
             self.stdout.write("No active crypto gateway configuration.")
         for report in reports:
