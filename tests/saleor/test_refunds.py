@@ -62,3 +62,31 @@ def test_refund_at_the_provider_is_reported(
         deliver(Client(), sb, "coinpay24", data["invoice_id"], plugin.PLUGIN_ID).status_code == 200
     )
     assert sum(sb.request_counts()["coinpay24"].values()) == before
+
+
+def test_staff_task_list_and_resolve(
+    configure_gateway, api_client, ready_checkout, checkout_total, sb
+):
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    plugin = configure_gateway("coinpay24")
+    _, order = paid_order(
+        api_client, ready_checkout, plugin, checkout_total(ready_checkout), sb, "coinpay24"
+    )
+    payment = Payment.objects.get(order=order)
+    with pytest.raises(PaymentError):
+        gateway.refund(payment, get_plugins_manager(allow_replica=False), channel_slug="main")
+    task = StaffTask.objects.get(kind="refund")
+
+    out = StringIO()
+    call_command("cryptopay_tasks", stdout=out)
+    assert f"#{task.pk} [open] refund" in out.getvalue()
+    call_command("cryptopay_tasks", "--resolve", str(task.pk), stdout=StringIO())
+    out = StringIO()
+    call_command("cryptopay_tasks", stdout=out)
+    assert "Nothing needs attention." in out.getvalue()
+    with pytest.raises(CommandError):
+        call_command("cryptopay_tasks", "--resolve", str(task.pk))
