@@ -148,3 +148,19 @@ def test_replay_unknown_event_is_a_clear_error():
 
     with pytest.raises(CommandError, match="no stored callback"):
         call_command("cryptopay_replay", "999999")
+
+
+def test_celery_task_is_registered_and_reconciles(
+    configure_gateway, api_client, ready_checkout, checkout_total, sb
+):
+    from saleor.celeryconf import app
+
+    from saleor_cryptopay import tasks
+
+    assert app.tasks["saleor_cryptopay.reconcile"].name == tasks.reconcile_task.name
+    plugin = configure_gateway("coinpay24")
+    data = start(api_client, ready_checkout, plugin, checkout_total(ready_checkout))
+    sb.act("coinpay24", data["invoice_id"], "pay")
+    summaries = tasks.reconcile_task.delay().get()  # eager in Saleor's test settings
+    assert any("1 updated" in s for s in summaries), summaries
+    assert Order.objects.filter(checkout_token=ready_checkout.token).exists()
