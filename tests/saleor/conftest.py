@@ -75,6 +75,23 @@ if importlib.util.find_spec("saleor") is not None:
         return configure
 
     @pytest.fixture
+    def live_callbacks(crypto_plugins, live_server, settings):
+        """The plugin's callback URLs point at pytest-django's live server, and
+        its request threads see the test database through the replica alias
+        too (the test mirror is set on the main thread's connection only, so
+        other threads would open the real, empty "replica" database).
+        Use with ``django_db(transaction=True)``."""
+        from django.db import connections
+
+        replica = connections.settings[settings.DATABASE_CONNECTION_REPLICA_NAME]
+        default = connections[settings.DATABASE_CONNECTION_DEFAULT_NAME].settings_dict
+        saved = replica["NAME"]
+        replica["NAME"] = default["NAME"]
+        settings.PUBLIC_URL = live_server.url + "/"
+        yield live_server
+        replica["NAME"] = saved
+
+    @pytest.fixture
     def ready_checkout(checkout_with_item, address, shipping_method):
         checkout = checkout_with_item
         checkout.billing_address = address
