@@ -117,7 +117,6 @@ def test_callback_cost_vs_dummy_checkout_complete(
 ):
     plugin = configure_gateway(provider)
     header(f"benchmark 3: callback-to-order vs dummy checkoutComplete, {provider}")
-    print(sb.describe)
     dummy: list[float] = []
     crypto: list[float] = []
     provider_time: list[float] = []

@@ -146,7 +146,7 @@ def test_duplicate_callbacks_throughput(
     plugin = configure_gateway(provider)
     header(f"benchmark 4: {M} invoices x {D} duplicate callbacks, {W} threads, {provider}")
     assert replica_on_test_db.startswith("test_"), replica_on_test_db
-    print(sb.describe, "| load average:", " ".join(f"{x:.2f}" for x in os.getloadavg()))
+    print("load average:", " ".join(f"{x:.2f}" for x in os.getloadavg()))
 
     tokens, invoice_ids, jobs = [], [], []
     for i in range(M):

@@ -125,7 +125,6 @@ def test_provider_calls_per_paid_checkout(
     configure_gateway, make_checkout, checkout_total, api_client, sb
 ):
     header("benchmark 1: provider calls per paid checkout (sandbox request counts)")
-    print(sb.describe)
     rows = []
     variants = [
         ("coinpay24", "coinpay24", {}),

@@ -101,7 +101,6 @@ def sweep(provider, sb):
 @pytest.mark.parametrize("provider", ["coinpay24", "coinpay_th"])
 def test_reconcile_calls_per_sweep(provider, configure_gateway, sb):
     header(f"benchmark 2: reconciliation calls per sweep, {provider}")
-    print(sb.describe)
     print(
         f"{'case':34} {'open':>5} {'changed':>7} {'calls':>5} {'goal':>5}  "
         f"{'updated':>7} {'seconds':>7}  endpoints"

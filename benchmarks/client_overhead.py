@@ -35,7 +35,6 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import _sandbox  # noqa: E402
 from saleor_cryptopay.providers.coinpay24 import CoinPay24Client  # noqa: E402
 from saleor_cryptopay.providers.coinpay_th import CoinPayThClient  # noqa: E402
 from saleor_cryptopay.providers.coinpay_th_auth import auth_fields  # noqa: E402
@@ -60,13 +59,12 @@ def free_port() -> int:
 def sandbox(in_process: bool) -> Iterator[str]:
     """Yields the sandbox base URL (http://127.0.0.1:PORT)."""
     if in_process:
-        _sandbox.nodelay()
         with SandboxServer(port=0) as sb:
             yield sb.url
         return
     port = free_port()
     proc = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
-        [sys.executable, "-m", "benchmarks._sandbox", "--port", str(port), "-q"],
+        [sys.executable, "-m", "saleor_cryptopay.sandbox", "--port", str(port), "-q"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         cwd=str(Path(__file__).resolve().parent.parent),
@@ -208,7 +206,7 @@ def main() -> int:
     cores = os.cpu_count()
     print(f"benchmark 5: client overhead  cores={cores}  python={sys.version.split()[0]}")
     where = "this process" if args.in_process else "child process"
-    print(f"sandbox in a {where}, keep-alive Session; {_sandbox.describe()}")
+    print(f"sandbox in a {where}, keep-alive Session")
     print(
         f"{'case':26} {'n':>5} {'raw p50 us':>10} {'ours p50 us':>11} "
         f"{'raw mean':>9} {'ours mean':>9} {'ratio p50':>9} {'ratio mean':>10} {'+us p50':>8}"

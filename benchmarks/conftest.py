@@ -27,17 +27,13 @@ if importlib.util.find_spec("saleor") is not None:
     from saleor_cryptopay.plugin.coinpay_th import CoinPayThPlugin
     from saleor_cryptopay.sandbox import SandboxServer
 
-    from . import _sandbox
-
     PLUGINS = {"coinpay24": CoinPay24Plugin, "coinpay_th": CoinPayThPlugin}
 
     @pytest.fixture(scope="session")
     def bench_sandbox():
-        line = _sandbox.nodelay()
         # time_scale 1: the sandbox's own (failing) delivery retries stay a minute
         # apart instead of spinning in the background while we measure
         with SandboxServer(port=0, time_scale=1.0) as server:
-            server.describe = line
             yield server
 
     @pytest.fixture
