@@ -26,7 +26,12 @@ def test_port_zero_and_base_urls() -> None:
         assert resp.status_code == 200 and "sandbox" in resp.text
 
 
+def _sandbox_threads() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name.startswith("sandbox-")}
+
+
 def test_stop_joins_server_and_callback_threads() -> None:
+    others = _sandbox_threads()  # other tests' long-lived sandboxes may be running
     sb = SandboxServer(port=0).start()
     threads = sb.threads
     assert len(threads) == 2 and all(t.is_alive() for t in threads)
@@ -35,7 +40,7 @@ def test_stop_joins_server_and_callback_threads() -> None:
     session.get(sb.url + "/_sandbox/requests", timeout=5)
     sb.stop()
     assert not any(t.is_alive() for t in threads)
-    assert not [t for t in threading.enumerate() if t.name.startswith("sandbox-")]
+    assert not _sandbox_threads() - others
     sb.stop()  # idempotent
     with pytest.raises(requests.ConnectionError):
         requests.get(sb.url + "/_sandbox/requests", timeout=2)
