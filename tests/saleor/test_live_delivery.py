@@ -5,6 +5,7 @@ import pytest
 
 pytest.importorskip("saleor", reason="Saleor is not installed: run in a Saleor 3.20 environment")
 
+from saleor.graphql.tests.utils import get_graphql_content  # noqa: E402
 from saleor.order.models import Order  # noqa: E402
 from saleor.payment import ChargeStatus, TransactionKind  # noqa: E402
 
@@ -13,6 +14,9 @@ from saleor_cryptopay.models import CallbackEvent, Invoice  # noqa: E402
 from .flow import callback_path, start  # noqa: E402
 
 PROVIDERS = ["coinpay24", "coinpay_th"]
+ORDER_LIST = """
+query { orders(first: 20) { edges { node { number status paymentStatus isPaid } } } }
+"""
 DELIVERY_TIMEOUT = 30  # seconds; one delivery takes well under a second
 REREAD = {"coinpay24": "invoices/get", "coinpay_th": "checkorder"}
 
@@ -35,7 +39,15 @@ def assert_charged_order(checkout, total):
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_sandbox_delivers_the_paid_callback_and_the_order_is_charged(
-    provider, live_gateway, live_server, api_client, ready_checkout, checkout_total, sb
+    provider,
+    live_gateway,
+    live_server,
+    api_client,
+    ready_checkout,
+    checkout_total,
+    sb,
+    staff_api_client,
+    permission_group_manage_orders,
 ):
     plugin = live_gateway(provider)
     total = checkout_total(ready_checkout)
@@ -60,6 +72,13 @@ def test_sandbox_delivers_the_paid_callback_and_the_order_is_charged(
     assert (event.outcome, event.verified) == ("processed", True), event.result
     assert event.remote_addr == "127.0.0.1"
     assert Invoice.objects.get().status == "paid"
+
+    # what the Dashboard's order list asks for: the order is there, paid
+    permission_group_manage_orders.user_set.add(staff_api_client.user)
+    content = get_graphql_content(staff_api_client.post_graphql(ORDER_LIST))
+    (node,) = [edge["node"] for edge in content["data"]["orders"]["edges"]]
+    assert (node["paymentStatus"], node["isPaid"]) == ("FULLY_CHARGED", True), node
+    assert node["status"] in ("UNFULFILLED", "UNCONFIRMED")
 
 
 @pytest.mark.django_db(transaction=True)
