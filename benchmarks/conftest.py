@@ -11,23 +11,22 @@ import importlib.util
 import pytest
 
 if importlib.util.find_spec("saleor") is not None:
-    from decimal import Decimal
-
     from django.conf import settings as django_settings
     from django.utils import timezone
-    from saleor.checkout import calculations
-    from saleor.checkout.fetch import fetch_checkout_info, fetch_checkout_lines
+    from saleor.checkout.fetch import fetch_checkout_info
     from saleor.checkout.models import Checkout, CheckoutMetadata
     from saleor.checkout.utils import add_variant_to_checkout
     from saleor.plugins.manager import get_plugins_manager
-    from saleor.plugins.models import PluginConfiguration
     from saleor.warehouse.models import Stock
 
-    from saleor_cryptopay.plugin.coinpay24 import CoinPay24Plugin
-    from saleor_cryptopay.plugin.coinpay_th import CoinPayThPlugin
     from saleor_cryptopay.sandbox import SandboxServer
 
-    PLUGINS = {"coinpay24": CoinPay24Plugin, "coinpay_th": CoinPayThPlugin}
+    # the test suite's gateway fixtures, used with this module's own ``sb``
+    from tests.saleor.conftest import (  # noqa: F401
+        checkout_total,
+        configure_gateway,
+        crypto_plugins,
+    )
 
     @pytest.fixture(scope="session")
     def bench_sandbox():
@@ -63,46 +62,6 @@ if importlib.util.find_spec("saleor") is not None:
         replica["NAME"] = old
 
     @pytest.fixture
-    def configure_gateway(settings, channel_USD, sb):
-        """Install a crypto gateway for channel_USD (slug "main") pointed at the
-        sandbox; the dummy gateway stays installed for comparisons."""
-        # the sandbox's own delivery attempts go to a closed loopback port;
-        # benchmarks deliver the callbacks themselves
-        settings.PUBLIC_URL = "http://127.0.0.1:9/"
-        settings.PLUGINS = [
-            "saleor.payment.gateways.dummy.plugin.DummyGatewayPlugin",
-            "saleor_cryptopay.plugin.coinpay24.CoinPay24Plugin",
-            "saleor_cryptopay.plugin.coinpay_th.CoinPayThPlugin",
-        ]
-
-        def configure(provider, *, active=True, **values):
-            plugin = PLUGINS[provider]
-            config = {
-                "api_base_url": sb.coinpay24_base
-                if provider == "coinpay24"
-                else sb.coinpay_th_base,
-                "supported_currencies": "USD",
-            }
-            if provider == "coinpay24":
-                config["api_key"] = sb.coinpay24_api_key
-            else:
-                config["api_key"] = sb.coinpay_th_key
-                config["api_secret"] = sb.coinpay_th_secret
-            config.update(values)
-            PluginConfiguration.objects.update_or_create(
-                identifier=plugin.PLUGIN_ID,
-                channel=channel_USD,
-                defaults={
-                    "name": plugin.PLUGIN_NAME,
-                    "active": active,
-                    "configuration": [{"name": k, "value": v} for k, v in config.items()],
-                },
-            )
-            return plugin
-
-        return configure
-
-    @pytest.fixture
     def make_checkout(channel_USD, product, address, shipping_method):
         """A factory of identical checkouts: 3 × the ``product`` fixture's
         variant, US address, the ``shipping_method`` fixture (the shape of the
@@ -128,15 +87,3 @@ if importlib.util.find_spec("saleor") is not None:
             return checkout
 
         return make
-
-    @pytest.fixture
-    def checkout_total():
-        def total(checkout) -> Decimal:
-            manager = get_plugins_manager(allow_replica=False)
-            lines, _ = fetch_checkout_lines(checkout)
-            info = fetch_checkout_info(checkout, lines, manager)
-            return calculations.calculate_checkout_total_with_gift_cards(
-                manager, info, lines, checkout.shipping_address
-            ).gross.amount
-
-        return total
