@@ -7,7 +7,8 @@ from typing import Optional
 
 from ..lifecycle import Observation
 from ..models import Invoice
-from ..providers.coinpay_th import CoinPayThClient, OrderNotFound, OrderState
+from ..providers.coinpay_th import CoinPayThClient, Order, OrderNotFound, OrderState
+from ..providers.status import PaymentStatus
 from .base import Created, Observed, json_safe
 
 ALL_STATUSES = (0, 1, 2, 4, 5)
@@ -61,9 +62,7 @@ class CoinPayThBridge:
         return self._created(order)
 
     @staticmethod
-    def _created(order) -> Created:
-        from ..providers.status import PaymentStatus
-
+    def _created(order: Order) -> Created:
         return Created(
             provider_invoice_id=str(order.order_id),
             status=PaymentStatus.WAITING,

@@ -8,7 +8,6 @@ quotes them: logs get method, path, status and time only.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -23,7 +22,6 @@ from .errors import ProviderError
 logger = logging.getLogger("saleor_cryptopay.providers")
 
 DEFAULT_TIMEOUT = (5.0, 20.0)  # (connect, read) seconds
-_BODY_EXCERPT = 200
 USER_AGENT = "saleor-cryptopay/0.1 (+python-requests)"
 
 
@@ -202,12 +200,3 @@ def first_message(body: dict, keys: tuple[str, ...]) -> Optional[str]:
         if text:
             return text[:500]
     return None
-
-
-def dumps_safe(body: Any) -> str:
-    """A short JSON excerpt of a *response* body for error text."""
-    try:
-        text = json.dumps(body, default=str)
-    except (TypeError, ValueError):
-        text = repr(body)
-    return text[:_BODY_EXCERPT]
