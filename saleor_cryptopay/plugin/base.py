@@ -38,7 +38,7 @@ from .config import (
 logger = logging.getLogger(__name__)
 
 T = ConfigurationTypeField
-COMMON_STRUCTURE = common_structure(T.STRING, T.BOOLEAN, T.OUTPUT)
+COMMON_STRUCTURE = common_structure(T.STRING, T.OUTPUT)
 
 
 def callback_url(plugin_id: str, channel_slug: str) -> str:

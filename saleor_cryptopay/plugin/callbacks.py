@@ -63,7 +63,6 @@ def process_event(
     *,
     channel_slug: str,
     tolerance,
-    verify: bool = True,
 ) -> HttpResponse:
     fields = dict(pairs)
     ref = bridge.callback_invoice_id(fields) if fields else None
@@ -90,10 +89,10 @@ def process_event(
 
     deferred = None
     try:
-        if verify and bridge.verifies_locally:
+        if bridge.verifies_locally:
             if not check():
                 return _rejected(event, bridge)
-        elif verify:
+        else:
             deferred = check  # a provider call: made under the locks, once
         # a charged invoice is only worth a re-read when the callback says refunded
         result = sync_invoice(

@@ -19,7 +19,7 @@ MAX_TOLERANCE_PERCENT = Decimal(10)
 CALLBACK_PATH = "/callback"
 
 
-def common_structure(string_type: str, boolean_type: str, output_type: str) -> dict:
+def common_structure(string_type: str, output_type: str) -> dict:
     """Fields every gateway has (types passed in: no Saleor import here)."""
     return {
         "api_base_url": {

@@ -38,7 +38,7 @@ def active_invoice(payment_id: int, provider: str) -> Optional[Invoice]:
     )
 
 
-def action_data(invoice: Invoice, qr_data: Optional[str] = None) -> dict[str, Any]:
+def action_data(invoice: Invoice) -> dict[str, Any]:
     """The storefront contract (documented in the README): enough to redirect
     the shopper or to render address, amount and QR code in place."""
     data = {
@@ -53,14 +53,16 @@ def action_data(invoice: Invoice, qr_data: Optional[str] = None) -> dict[str, An
         "address": invoice.address or None,
         "expires_at": invoice.expires_at.isoformat() if invoice.expires_at else None,
     }
-    if qr_data or invoice.provider_data.get("qr_data"):
-        data["qr_data"] = qr_data or invoice.provider_data.get("qr_data")
+    if invoice.provider_data.get("qr_data"):
+        data["qr_data"] = invoice.provider_data["qr_data"]
     return data
 
 
-def _redirect_urls(payment_id: int) -> tuple[Optional[str], Optional[str]]:
-    return_url = Payment.objects.filter(pk=payment_id).values_list("return_url", flat=True).first()
-    return (return_url or None), (return_url or None)
+def _return_url(payment_id: int) -> Optional[str]:
+    """The storefront's return URL: where the provider sends the shopper back
+    after paying and after cancelling alike."""
+    url = Payment.objects.filter(pk=payment_id).values_list("return_url", flat=True).first()
+    return url or None
 
 
 def _fill(invoice: Invoice, created: Created) -> None:
@@ -170,7 +172,7 @@ def open_invoice(
         current.save(update_fields=["superseded", "updated_at"])
 
     reference = info.graphql_payment_id or str(info.payment_id)
-    success_url, cancel_url = _redirect_urls(info.payment_id)
+    return_url = _return_url(info.payment_id)
     values = {
         "reference": reference,
         "channel": channel_slug,
@@ -183,8 +185,8 @@ def open_invoice(
         amount=amount,
         currency=currency,
         callback_url=callback_url,
-        success_url=success_url,
-        cancel_url=cancel_url,
+        success_url=return_url,
+        cancel_url=return_url,
         title=render(settings.title_template, **values),
         description=render(settings.description_template, **values),
     )

@@ -101,7 +101,7 @@ def _int(value: Any) -> Optional[int]:
 def _bool(value: Any) -> bool:
     if isinstance(value, str):
         return value.strip().lower() in ("1", "true", "yes")
-    return bool(value) and value is not None
+    return bool(value)
 
 
 def normalise_status(
@@ -124,12 +124,11 @@ def normalise_status(
         status = PaymentStatus.PAID
     if status is None:
         status = PaymentStatus.WAITING
-    received = btc_received if btc_received is not None else None
-    if received is not None and btc_amount is not None and received > 0:
-        if status is PaymentStatus.PAID and received > btc_amount:
+    if btc_received is not None and btc_amount is not None and btc_received > 0:
+        if status is PaymentStatus.PAID and btc_received > btc_amount:
             return PaymentStatus.OVERPAID
         if status is PaymentStatus.EXPIRED:
-            return PaymentStatus.UNDERPAID if received < btc_amount else PaymentStatus.PAID
+            return PaymentStatus.UNDERPAID if btc_received < btc_amount else PaymentStatus.PAID
     return status
 
 
