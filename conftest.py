@@ -1,9 +1,50 @@
 """Root conftest: with Saleor installed, load Saleor's fixtures (they can only
 be registered from the top-level conftest)."""
 
+import ast
 import importlib.util
+from pathlib import Path
 
 SALEOR_AVAILABLE = importlib.util.find_spec("saleor") is not None
+
+# Saleor 3.20's list; later versions split the fixture modules per app
+# (3.21, #16054 era) and name them in their own root conftest, read below.
+_FALLBACK = [
+    "saleor.tests.fixtures",
+    "saleor.discount.tests.test_utils.fixtures",
+    "saleor.plugins.tests.fixtures",
+    "saleor.graphql.tests.fixtures",
+    "saleor.graphql.channel.tests.fixtures",
+    "saleor.graphql.channel.tests.benchmark.fixtures",
+    "saleor.graphql.checkout.tests.benchmark.fixtures",
+    "saleor.graphql.account.tests.benchmark.fixtures",
+    "saleor.graphql.order.tests.benchmark.fixtures",
+    "saleor.graphql.giftcard.tests.benchmark.fixtures",
+    "saleor.graphql.webhook.tests.benchmark.fixtures",
+    "saleor.plugins.webhook.tests.subscription_webhooks.fixtures",
+    "saleor.tax.tests.fixtures",
+]
+
+
+def saleor_fixture_modules() -> list[str]:
+    """The ``pytest_plugins`` of the installed Saleor's own root conftest (the
+    source tree it runs from), so each version brings exactly its fixtures;
+    the 3.20 list where that file cannot be read."""
+    spec = importlib.util.find_spec("saleor")
+    origin = Path(spec.origin).resolve() if spec and spec.origin else None
+    conftest = origin.parent.parent / "conftest.py" if origin else None
+    names: list[str] = []
+    if conftest and conftest.is_file():
+        for node in ast.parse(conftest.read_text()).body:
+            if (
+                isinstance(node, ast.Assign)
+                and any(getattr(t, "id", None) == "pytest_plugins" for t in node.targets)
+                and isinstance(node.value, (ast.List, ast.Tuple))
+            ):
+                names = [e.value for e in node.value.elts if isinstance(e, ast.Constant)]
+    names = names or _FALLBACK
+    return [m for m in names if importlib.util.find_spec(m) is not None]
+
 
 if SALEOR_AVAILABLE:
     import django.test
@@ -19,21 +60,4 @@ if SALEOR_AVAILABLE:
     django.test.TestCase.databases = _DATABASES
     prepare_test_db_connections()
 
-    _CANDIDATES = [
-        # Saleor 3.20
-        "saleor.tests.fixtures",
-        "saleor.discount.tests.test_utils.fixtures",
-        "saleor.plugins.tests.fixtures",
-        "saleor.graphql.tests.fixtures",
-        "saleor.graphql.channel.tests.fixtures",
-        "saleor.graphql.channel.tests.benchmark.fixtures",
-        "saleor.graphql.checkout.tests.benchmark.fixtures",
-        "saleor.graphql.account.tests.benchmark.fixtures",
-        "saleor.graphql.order.tests.benchmark.fixtures",
-        "saleor.graphql.giftcard.tests.benchmark.fixtures",
-        "saleor.graphql.webhook.tests.benchmark.fixtures",
-        "saleor.plugins.webhook.tests.subscription_webhooks.fixtures",
-        "saleor.tax.tests.fixtures",
-    ]
-    # newer Saleor splits the fixture modules: take the ones this version has
-    pytest_plugins = [m for m in _CANDIDATES if importlib.util.find_spec(m) is not None]
+    pytest_plugins = saleor_fixture_modules()

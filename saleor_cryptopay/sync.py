@@ -7,8 +7,10 @@ on the same invoice at once.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
+from django.db.models import Q
 from django.utils import timezone
 
 from .bridges.base import Observed
@@ -22,6 +24,26 @@ ATTENTION = {
     Flag.AMOUNT_MISMATCH: "The provider's invoice is not for this payment's amount or currency.",
     Flag.REFUNDED_AT_PROVIDER: "The provider reports this invoice refunded.",
 }
+
+
+# A shopper back at checkout may find an invoice still open here because the
+# callback never came; a re-read rescues them, but a storefront polling every
+# second must not cost a provider call each time.
+REREAD_INTERVAL = timedelta(seconds=30)
+
+
+def claim_reread(pk: int, *, count_creation: bool = True) -> bool:
+    """True for the one caller that may re-read the invoice now: at most once
+    per ``REREAD_INTERVAL`` across all processes (a conditional UPDATE, so two
+    pollers cannot both win). ``count_creation`` treats creation as a read (it
+    was one); an overdue invoice passes False, since it may have been paid at
+    the last minute."""
+    cutoff = timezone.now() - REREAD_INTERVAL
+    never = Q(last_checked_at__isnull=True)
+    if count_creation:
+        never &= Q(created_at__lte=cutoff)
+    due = Q(last_checked_at__lte=cutoff) | never
+    return Invoice.objects.filter(due, pk=pk).update(last_checked_at=timezone.now()) == 1
 
 
 def lock_invoice(pk: int) -> Invoice:

@@ -8,6 +8,10 @@ from saleor.celeryconf import app
 
 @app.task(name="saleor_cryptopay.reconcile")
 def reconcile_task(channel: str | None = None, provider: str | None = None) -> list[str]:
+    from .plugin.compat import allow_writer
     from .plugin.reconcile import reconcile_all
 
-    return [r.summary() for r in reconcile_all(channel=channel, provider=provider)]
+    # Saleor 3.21+ runs tasks as RestrictWriterDBTask: reconciliation writes
+    # (locks, captures, orders), so it says so explicitly
+    with allow_writer():
+        return [r.summary() for r in reconcile_all(channel=channel, provider=provider)]

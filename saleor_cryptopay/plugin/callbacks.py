@@ -9,6 +9,7 @@ help (handled, duplicate, unknown, forged), 503 when it can.
 from __future__ import annotations
 
 import logging
+import traceback
 from typing import Optional
 
 from django.db import DatabaseError
@@ -143,10 +144,13 @@ def handle_callback(
     except DatabaseError:
         logger.exception("cryptopay: database error handling callback #%s", event.pk)
         return HttpResponse("database unavailable", status=503, content_type="text/plain")
-    except Exception as exc:  # a bug: keep the event, let the provider retry
+    except Exception:  # a bug: keep the event and the whole failure, let the provider retry
         logger.exception("cryptopay: failed to handle callback #%s", event.pk)
         CallbackEvent.objects.filter(pk=event.pk).update(
-            outcome=Outcome.FAILED, result=f"internal error: {type(exc).__name__}"
+            outcome=Outcome.FAILED,
+            result="internal error: " + traceback.format_exc()[-1980:],
+            invoice=event.invoice,
+            attempts=event.attempts + 1,
         )
         return HttpResponse("internal error", status=500, content_type="text/plain")
 

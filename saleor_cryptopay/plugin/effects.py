@@ -11,7 +11,6 @@ from decimal import Decimal
 from typing import Optional
 
 from django.core.exceptions import ValidationError
-from saleor.checkout.calculations import calculate_checkout_total_with_gift_cards
 from saleor.checkout.complete_checkout import complete_checkout
 from saleor.checkout.fetch import fetch_checkout_info, fetch_checkout_lines
 from saleor.checkout.models import Checkout
@@ -26,8 +25,9 @@ from saleor.payment.utils import create_transaction, update_payment_charge_statu
 from saleor.plugins.manager import get_plugins_manager
 
 from ..lifecycle import Action, Decision, Flag
-from ..models import Invoice
+from ..models import CallbackEvent, Invoice
 from ..sync import ATTENTION, open_task
+from .compat import checkout_total
 
 logger = logging.getLogger(__name__)
 
@@ -126,12 +126,7 @@ def complete_paid_checkout(checkout: Checkout, payment: Payment, invoice: Invoic
         flag_no_order(invoice, "some checkout lines are no longer available")
         return None
     checkout_info = fetch_checkout_info(checkout, lines, manager)
-    total = calculate_checkout_total_with_gift_cards(
-        manager=manager,
-        checkout_info=checkout_info,
-        lines=lines,
-        address=checkout.shipping_address or checkout.billing_address,
-    )
+    total = checkout_total(manager, checkout_info, lines, checkout)
     if total.gross.amount > payment.total:
         flag_no_order(
             invoice, f"the checkout total {total.gross.amount} exceeds the paid {payment.total}"
@@ -166,9 +161,11 @@ def apply_decision(
     checkout: Optional[Checkout],
     *,
     complete_order: bool = True,
+    origin: str = "callback",
 ) -> str:
     """Carry the decision into Saleor. ``complete_order`` is False inside
-    checkoutComplete (Saleor creates the order itself there)."""
+    checkoutComplete (Saleor creates the order itself there); ``origin`` says
+    how the payment was learned of (see ``late_note``)."""
     action = decision.action
     if action is Action.NOTHING:
         return f"no change ({decision.reason})"
@@ -181,7 +178,9 @@ def apply_decision(
     summary = f"{action}: {decision.reason}"
 
     if action is Action.CHARGE:
-        return _charge(decision, invoice, payment, checkout, order, complete_order, summary)
+        return _charge(
+            decision, invoice, payment, checkout, order, summary, complete_order, origin
+        )
 
     if action is Action.CLOSE:
         cancel_once(payment, invoice)
@@ -204,7 +203,16 @@ def apply_decision(
     return summary
 
 
-def _charge(decision, invoice, payment, checkout, order, complete_order, summary) -> str:
+def _charge(
+    decision: Decision,
+    invoice: Invoice,
+    payment: Payment,
+    checkout: Optional[Checkout],
+    order: Optional[Order],
+    summary: str,
+    complete_order: bool,
+    origin: str,
+) -> str:
     was_active = payment.is_active
     other_payment = (
         checkout is not None
@@ -264,5 +272,28 @@ def _charge(decision, invoice, payment, checkout, order, complete_order, summary
         for flag in decision.flags:
             if flag in ATTENTION:
                 note(order, ATTENTION[flag], invoice)
+        late = late_note(invoice, origin)
+        if late:
+            note(order, late, invoice)
         mark_order(order, invoice)
     return summary
+
+
+def late_note(invoice: Invoice, origin: str) -> Optional[str]:
+    """Say so on the order when the money was turned into it late: found by
+    reconciliation or a replay, or after callbacks that had failed (e.g. on a
+    Saleor where an older plugin version crashed on every paid callback)."""
+    # by invoice id, not by foreign key: a crashed handler of 0.1 never linked them
+    failed = CallbackEvent.objects.filter(
+        provider=invoice.provider,
+        provider_invoice_id=invoice.provider_invoice_id,
+        outcome=CallbackEvent.Outcome.FAILED,
+    ).count()
+    attempts = f" ({failed} earlier callback(s) for this invoice had failed)" if failed else ""
+    if origin == "reconcile":
+        return f"Order recovered late by reconciliation: no callback got through{attempts}."
+    if origin == "replay":
+        return f"Order recovered late by replaying a stored callback{attempts}."
+    if failed:
+        return f"Order recovered late: {failed} earlier callback(s) for this invoice had failed."
+    return None

@@ -3,6 +3,7 @@ bring an invoice up to date under the checkout → payment → invoice locks."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -21,7 +22,7 @@ from ..models import Invoice
 from ..money import quantize
 from ..providers.errors import ProviderError
 from ..providers.status import PaymentStatus
-from ..sync import apply_observation, lock_invoice
+from ..sync import apply_observation, claim_reread, lock_invoice
 from .config import BEFORE_PAYMENT, GatewaySettings, render
 from .effects import apply_decision
 
@@ -114,14 +115,34 @@ def pending_response(info: PaymentData, invoice: Invoice, settings: GatewaySetti
     )
 
 
+PUBLIC_KEY = "cryptopay"
+
+
 def publish(payment_id: int, invoice: Invoice) -> None:
     """Also keep the invoice data on the payment's public metadata, where a
     storefront can read it in the before-payment mode (no confirmationData)."""
     payment = Payment.objects.filter(pk=payment_id).first()
-    if payment is None:
-        return
-    payment.store_value_in_metadata({"cryptopay": action_data(invoice)})
+    if payment is not None:
+        store_published(payment, invoice)
+
+
+def store_published(payment: Payment, invoice: Invoice) -> None:
+    # JSON text: Saleor's metadata values are strings, and a dict would reach
+    # the storefront as a Python repr it cannot parse
+    payment.store_value_in_metadata({PUBLIC_KEY: json.dumps(action_data(invoice))})
     payment.save(update_fields=["metadata"])
+
+
+def published(payment: Payment) -> Optional[dict[str, Any]]:
+    """What ``publish`` stored: JSON text, or a dict from versions before 0.2."""
+    value = payment.get_value_from_metadata(PUBLIC_KEY)
+    if isinstance(value, dict) or value is None:
+        return value
+    try:
+        data = json.loads(value)
+    except (TypeError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def open_invoice(
@@ -231,6 +252,15 @@ def is_overdue(invoice: Invoice) -> bool:
     return bool(invoice.expires_at and invoice.expires_at <= datetime.now(UTC))
 
 
+def _worth_rereading(invoice: Invoice) -> bool:
+    """An invoice that may have been paid without us hearing of it, and whose
+    per-invoice re-read slot (once per 30 s, shared by all pollers) is free."""
+    status = invoice.payment_status
+    if not (status.is_open or status is PaymentStatus.UNDERPAID):
+        return False
+    return claim_reread(invoice.pk, count_creation=not is_overdue(invoice))
+
+
 class CallbackRejected(Exception):
     """The provider did not confirm it sent the callback."""
 
@@ -247,6 +277,7 @@ def sync_invoice(
     complete_order: bool = True,
     skip_if_final: bool = True,
     verify: Optional[Callable[[], bool]] = None,
+    origin: str = "callback",
 ) -> str:
     """Re-read (unless ``observed`` is given) and act, exactly once.
 
@@ -254,7 +285,8 @@ def sync_invoice(
     The provider is asked (``verify``, then the re-read) only after the locks
     are held, so a burst of duplicate callbacks costs one verification and one
     re-read: the others find the work done. Raises ``CallbackRejected`` when
-    ``verify`` says no.
+    ``verify`` says no. ``origin`` (callback, checkout, reconcile, replay)
+    tells the order notes how the payment was learned of.
     """
     with transaction.atomic():
         payment_id = Invoice.objects.filter(pk=invoice_pk).values_list("payment_id", flat=True)[0]
@@ -275,7 +307,30 @@ def sync_invoice(
         if observed is None:
             observed = bridge.observe(invoice)
         decision = apply_observation(invoice, observed, tolerance)
-        return apply_decision(decision, invoice, payment, checkout, complete_order=complete_order)
+        result = apply_decision(
+            decision, invoice, payment, checkout, complete_order=complete_order, origin=origin
+        )
+        if payment is not None and published(payment) is not None:
+            store_published(payment, invoice)  # fresh status (and JSON, if stored older)
+        return result
+
+
+def _reread(invoice: Invoice, bridge: ProviderBridge, settings: GatewaySettings):
+    """Still open here: the callback may never have come (a firewall, a
+    provider that gave up, a failure on our side) while the shopper paid. The
+    capture, if the provider says paid; a failed read leaves things as stored."""
+    try:
+        sync_invoice(
+            invoice.pk,
+            bridge,
+            settings.underpaid_tolerance,
+            complete_order=False,
+            origin="checkout",
+        )
+    except ProviderError as exc:
+        logger.warning("cryptopay: re-read at checkoutComplete failed: %s", exc)
+        return None
+    return captured_transaction(invoice.payment_id)
 
 
 def confirm(
@@ -293,10 +348,8 @@ def confirm(
         return already_processed(txn)
     invoice = active_invoice(info.payment_id, bridge.provider)
     try:
-        if invoice is not None and invoice.payment_status.is_open and is_overdue(invoice):
-            # unsure: it may have been paid at the last minute; ask once
-            sync_invoice(invoice.pk, bridge, settings.underpaid_tolerance, complete_order=False)
-            txn = captured_transaction(info.payment_id)
+        if invoice is not None and _worth_rereading(invoice):
+            txn = _reread(invoice, bridge, settings)
             if txn:
                 return already_processed(txn)
             invoice.refresh_from_db()

@@ -93,7 +93,7 @@ def reconcile_plugin(
 def _sync(report: Report, invoice, bridge, tolerance) -> bool:
     """Returns False when the run must stop (budget spent, rate limited)."""
     try:
-        result = sync_invoice(invoice.pk, bridge, tolerance)
+        result = sync_invoice(invoice.pk, bridge, tolerance, origin="reconcile")
     except ProviderError as exc:
         _record_error(report, exc, invoice.provider_invoice_id)
         return exc.code not in ("budget", "rate_limited")

@@ -30,11 +30,28 @@ def replay_event(event_id: int) -> tuple[str, str]:
     event.invoice = invoice
     try:
         result = sync_invoice(
-            invoice.pk, plugin.build_bridge(), plugin.settings.underpaid_tolerance
+            invoice.pk,
+            plugin.build_bridge(),
+            plugin.settings.underpaid_tolerance,
+            origin="replay",
         )
     except ProviderError as exc:
         return _done(event, CallbackEvent.Outcome.FAILED, f"replay: provider re-read failed: {exc}")
     return _done(event, CallbackEvent.Outcome.PROCESSED, f"replay: {result}")
+
+
+def failed_events() -> list[int]:
+    """The stored callbacks that failed (crashed, or the provider was down),
+    one per invoice: replaying one brings the whole invoice up to date."""
+    seen: set[tuple[str, str]] = set()
+    ids = []
+    events = CallbackEvent.objects.filter(outcome=CallbackEvent.Outcome.FAILED).order_by("pk")
+    for event in events.only("pk", "provider", "provider_invoice_id"):
+        key = (event.provider, event.provider_invoice_id)
+        if key not in seen:
+            seen.add(key)
+            ids.append(event.pk)
+    return ids
 
 
 def _field(event: CallbackEvent, name: str) -> str:

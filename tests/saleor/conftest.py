@@ -7,14 +7,16 @@ import pytest
 if importlib.util.find_spec("saleor") is not None:
     from decimal import Decimal
 
-    from saleor.checkout import calculations
     from saleor.checkout.fetch import fetch_checkout_info, fetch_checkout_lines
     from saleor.plugins.manager import get_plugins_manager
     from saleor.plugins.models import PluginConfiguration
 
     from saleor_cryptopay.plugin.coinpay24 import CoinPay24Plugin
     from saleor_cryptopay.plugin.coinpay_th import CoinPayThPlugin
+    from saleor_cryptopay.plugin.compat import checkout_total as compat_checkout_total
     from saleor_cryptopay.sandbox import SandboxServer
+
+    from .flow import set_delivery
 
     PLUGINS = {"coinpay24": CoinPay24Plugin, "coinpay_th": CoinPayThPlugin}
 
@@ -36,7 +38,7 @@ if importlib.util.find_spec("saleor") is not None:
         # attempts fail fast and stay on this machine (tests deliver them)
         settings.PUBLIC_URL = "http://127.0.0.1:9/"
         settings.PLUGINS = [
-            "saleor.payment.gateways.dummy.plugin.DummyGatewayPlugin",
+            "tests.saleor.card_gateway.CardGatewayPlugin",
             "saleor_cryptopay.plugin.coinpay24.CoinPay24Plugin",
             "saleor_cryptopay.plugin.coinpay_th.CoinPayThPlugin",
         ]
@@ -92,13 +94,16 @@ if importlib.util.find_spec("saleor") is not None:
         replica["NAME"] = saved
 
     @pytest.fixture
-    def ready_checkout(checkout_with_item, address, shipping_method):
+    def ready_checkout(checkout_with_item, address, shipping_method, api_client):
         checkout = checkout_with_item
         checkout.billing_address = address
         checkout.shipping_address = address
-        checkout.shipping_method = shipping_method
         checkout.email = "shopper@example.com"
         checkout.save()
+        # as a storefront does: the delivery model differs between versions
+        # (3.23 keeps it in ``assigned_delivery``), the mutation does not
+        set_delivery(api_client, checkout, shipping_method)
+        checkout.refresh_from_db()
         return checkout
 
     @pytest.fixture
@@ -107,8 +112,6 @@ if importlib.util.find_spec("saleor") is not None:
             manager = get_plugins_manager(allow_replica=False)
             lines, _ = fetch_checkout_lines(checkout)
             info = fetch_checkout_info(checkout, lines, manager)
-            return calculations.calculate_checkout_total_with_gift_cards(
-                manager, info, lines, checkout.shipping_address
-            ).gross.amount
+            return compat_checkout_total(manager, info, lines, checkout).gross.amount
 
         return total

@@ -175,3 +175,23 @@ def plugin_update(staff_client, plugin_id: str, channel, *, active=None, **value
     variables = {"id": plugin_id, "channelId": to_global_id_or_none(channel), "input": data}
     content = get_graphql_content(staff_client.post_graphql(PLUGIN_UPDATE, variables))
     return content["data"]["pluginUpdate"]["errors"]
+
+
+DELIVERY_UPDATE = """
+mutation Delivery($id: ID, $method: ID) {
+  checkoutDeliveryMethodUpdate(id: $id, deliveryMethodId: $method) {
+    checkout { id }
+    errors { field code message }
+  }
+}
+"""
+
+
+def set_delivery(client, checkout, shipping_method) -> None:
+    variables = {
+        "id": to_global_id_or_none(checkout),
+        "method": to_global_id_or_none(shipping_method),
+    }
+    content = get_graphql_content(client.post_graphql(DELIVERY_UPDATE, variables))
+    result = content["data"]["checkoutDeliveryMethodUpdate"]
+    assert not result["errors"], result["errors"]

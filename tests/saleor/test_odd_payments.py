@@ -17,12 +17,12 @@ from saleor.payment.models import Payment  # noqa: E402
 from saleor_cryptopay.models import CallbackEvent, Invoice, StaffTask  # noqa: E402
 from saleor_cryptopay.plugin.effects import ATTENTION_KEY, PAID_NO_ORDER  # noqa: E402
 
+from .card_gateway import PLUGIN_ID as CARD  # noqa: E402
 from .flow import PAYMENT_CREATE, complete, deliver, order_messages, start  # noqa: E402
 
 pytestmark = pytest.mark.django_db
 
 PROVIDERS = ["coinpay24", "coinpay_th"]
-DUMMY = "mirumee.payments.dummy"
 
 
 def pay_and_deliver(sb, provider, invoice_id, plugin):
@@ -107,8 +107,8 @@ def test_superseded_and_new_invoice_both_paid(
 # -- completed with another gateway ------------------------------------------------
 
 
-def pay_with_dummy(api_client, checkout, amount) -> dict:
-    data = {"gateway": DUMMY, "amount": str(amount), "token": ChargeStatus.FULLY_CHARGED}
+def pay_with_card(api_client, checkout, amount) -> dict:
+    data = {"gateway": CARD, "amount": str(amount)}
     content = get_graphql_content(
         api_client.post_graphql(
             PAYMENT_CREATE, {"id": to_global_id_or_none(checkout), "input": data}
@@ -128,10 +128,10 @@ def test_paid_after_the_checkout_was_completed_with_another_gateway(
     total = checkout_total(ready_checkout)
     token = ready_checkout.token
     invoice_id = start(api_client, ready_checkout, plugin.PLUGIN_ID, total)["invoice_id"]
-    pay_with_dummy(api_client, ready_checkout, total)
+    pay_with_card(api_client, ready_checkout, total)
     order = Order.objects.get(checkout_token=token)
-    dummy_payment = order.payments.get(is_active=True)
-    assert dummy_payment.gateway == DUMMY and order.total_charged_amount == total
+    card_payment = order.payments.get(is_active=True)
+    assert card_payment.gateway == CARD and order.total_charged_amount == total
     notes_before = len(order_messages(order))
 
     event = pay_and_deliver(sb, provider, invoice_id, plugin)
@@ -141,8 +141,8 @@ def test_paid_after_the_checkout_was_completed_with_another_gateway(
     assert_recorded_for_staff(invoice, reason_words=["completed by another payment"])
     assert "not captured" in event.result, event.result
     order.refresh_from_db()
-    assert order.total_charged_amount == total  # the dummy charge only
-    assert list(order.payments.filter(is_active=True)) == [dummy_payment]
+    assert order.total_charged_amount == total  # the card charge only
+    assert list(order.payments.filter(is_active=True)) == [card_payment]
     assert_order_marked(order, "completed by another payment")
     messages = order_messages(order)
     assert len(messages) > notes_before

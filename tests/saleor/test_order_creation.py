@@ -1,6 +1,7 @@
 """Order creation before payment, a checkout whose total changes between two
 attempts, and the provider being down while the shopper checks out."""
 
+import json
 from decimal import Decimal
 
 import pytest
@@ -9,11 +10,14 @@ pytest.importorskip("saleor", reason="Saleor is not installed: run in a Saleor 3
 
 from django.test import Client  # noqa: E402
 from saleor.checkout.models import Checkout  # noqa: E402
+from saleor.graphql.core.utils import to_global_id_or_none  # noqa: E402
+from saleor.graphql.tests.utils import get_graphql_content  # noqa: E402
 from saleor.order.models import Order  # noqa: E402
 from saleor.payment import ChargeStatus, TransactionKind  # noqa: E402
 from saleor.payment.models import Payment  # noqa: E402
 
 from saleor_cryptopay.models import CallbackEvent, Invoice  # noqa: E402
+from saleor_cryptopay.plugin.payments import published  # noqa: E402
 
 from .flow import (  # noqa: E402
     add_line,
@@ -36,29 +40,50 @@ def captures(payment) -> int:
 
 # -- order_creation=before_payment ---------------------------------------------------
 
+COMPLETE_WITH_METADATA = """
+mutation Complete($id: ID) {
+  checkoutComplete(id: $id) {
+    order { id payments { id metadata { key value } } }
+    confirmationNeeded
+    errors { field code message }
+  }
+}
+"""
+
 
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_before_payment_creates_the_order_at_once_and_the_callback_charges_it_once(
-    provider, configure_gateway, api_client, ready_checkout, checkout_total, sb
+    provider, configure_gateway, user_api_client, ready_checkout, checkout_total, sb
 ):
+    # a signed-in shopper: Saleor shows a payment's metadata to its owner
+    # (and to staff and apps), not to guests
+    api_client = user_api_client
+    ready_checkout.user = api_client.user
+    ready_checkout.email = api_client.user.email
+    ready_checkout.save(update_fields=["user", "email"])
     plugin = configure_gateway(provider, order_creation="before_payment")
     total = checkout_total(ready_checkout)
     create_payment(api_client, ready_checkout, plugin.PLUGIN_ID, total)
 
-    result = complete(api_client, ready_checkout)
+    variables = {"id": to_global_id_or_none(ready_checkout)}
+    content = get_graphql_content(api_client.post_graphql(COMPLETE_WITH_METADATA, variables))
+    result = content["data"]["checkoutComplete"]
 
     assert not result["errors"], result["errors"]
     assert result["confirmationNeeded"] is False and result["order"]
+    # the storefront reads where to pay from the payment's public metadata,
+    # through GraphQL, as JSON
+    (meta,) = [m for m in result["order"]["payments"][0]["metadata"] if m["key"] == "cryptopay"]
+    shown = json.loads(meta["value"])
     order = Order.objects.get(checkout_token=ready_checkout.token)
     assert order.charge_status == "none" and order.total_charged_amount == 0
     payment = order.payments.get()
     assert payment.charge_status == ChargeStatus.PENDING and captures(payment) == 0
     assert not Checkout.objects.filter(token=ready_checkout.token).exists()
-    # the storefront reads where to pay from the payment's public metadata
-    shown = payment.get_value_from_metadata("cryptopay")
     invoice = Invoice.objects.get()
     assert shown["invoice_id"] == invoice.provider_invoice_id
-    assert Decimal(shown["amount"]) == total
+    assert Decimal(shown["amount"]) == total and shown["status"] == invoice.status
+    assert published(payment) == shown
 
     sb.act(provider, invoice.provider_invoice_id, "pay")
     sb.act(provider, invoice.provider_invoice_id, "resend")
@@ -82,6 +107,30 @@ def test_before_payment_creates_the_order_at_once_and_the_callback_charges_it_on
     ]
     invoice.refresh_from_db()
     assert invoice.status == "paid" and invoice.order_id == str(order.pk)
+    # the published status follows the invoice
+    assert json.loads(payment.get_value_from_metadata("cryptopay"))["status"] == "paid"
+
+
+def test_metadata_stored_as_a_dict_by_older_versions_is_read_and_rewritten_as_json(
+    configure_gateway, api_client, ready_checkout, checkout_total, sb
+):
+    plugin = configure_gateway("coinpay24", order_creation="before_payment")
+    create_payment(api_client, ready_checkout, plugin.PLUGIN_ID, checkout_total(ready_checkout))
+    complete(api_client, ready_checkout)
+    payment = Payment.objects.get()
+    old = json.loads(payment.get_value_from_metadata("cryptopay"))
+    payment.store_value_in_metadata({"cryptopay": old})  # what 0.1 stored
+    payment.save(update_fields=["metadata"])
+    assert published(payment) == old
+
+    invoice = Invoice.objects.get()
+    sb.act("coinpay24", invoice.provider_invoice_id, "pay")
+    response = deliver(Client(), sb, "coinpay24", invoice.provider_invoice_id, plugin.PLUGIN_ID)
+    assert response.status_code == 200
+
+    payment.refresh_from_db()
+    stored = payment.get_value_from_metadata("cryptopay")
+    assert isinstance(stored, str) and json.loads(stored)["status"] == "paid"
 
 
 # -- the checkout total changes between two attempts -----------------------------------
