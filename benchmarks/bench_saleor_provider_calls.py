@@ -21,7 +21,10 @@ import pytest
 
 pytest.importorskip("saleor", reason="needs the Saleor environment (source /opt/saleor-env.sh)")
 
+from datetime import timedelta  # noqa: E402
+
 from django.test import Client  # noqa: E402
+from django.utils import timezone  # noqa: E402
 from saleor.order.models import Order  # noqa: E402
 from saleor.payment import TransactionKind  # noqa: E402
 from saleor.payment.models import Transaction  # noqa: E402
@@ -60,6 +63,16 @@ SCENARIOS = [
         ["complete", "pay", "complete", "resend", "cb0", "cb1", "complete"],
     ),
 ]
+# The callback never arrives (a firewall, a provider that gave up): the
+# shopper polls checkoutComplete; "age" moves the invoice 31 s into the past.
+# Only in after_payment mode (before_payment has its order at once, so
+# Saleor answers it without asking the plugin; reconciliation finds the money).
+RETURNING = [
+    (
+        "no callback; shopper polls x3, then again after 30 s",
+        ["complete", "pay", "complete", "complete", "complete", "age", "complete", "complete"],
+    ),
+]
 # Not retries or duplicates: a status change the provider reports before the
 # payment is final. Shown for context, not held to the goal.
 CONTEXT = [
@@ -88,6 +101,11 @@ def run(provider, plugin, checkout, total, steps, api_client, sb) -> dict:
             if offset is None:
                 offset = len(sb.callbacks(provider, invoice_id))
             sb.act(provider, invoice_id, step)
+        elif step == "age":
+            then = timezone.now() - timedelta(seconds=31)
+            Invoice.objects.filter(provider=provider, provider_invoice_id=invoice_id).update(
+                created_at=then, last_checked_at=then
+            )
         elif step.startswith("cb"):
             index = 0 if step == "cb-first" else offset + int(step[2:])
             pairs = callback_pairs(sb, provider, invoice_id, index)
@@ -134,7 +152,8 @@ def test_provider_calls_per_paid_checkout(
     for label, provider, config in variants:
         for mode in ("after_payment", "before_payment"):
             plugin = configure_gateway(provider, order_creation=mode, **config)
-            for is_context, (name, steps) in [(False, s) for s in SCENARIOS] + [
+            returning = RETURNING if mode == "after_payment" else []
+            for is_context, (name, steps) in [(False, s) for s in SCENARIOS + returning] + [
                 (True, s) for s in CONTEXT
             ]:
                 if mode == "before_payment" and is_context:

@@ -20,13 +20,14 @@ if importlib.util.find_spec("saleor") is not None:
     from saleor.warehouse.models import Stock
 
     from saleor_cryptopay.sandbox import SandboxServer
-
-    # the test suite's gateway fixtures, used with this module's own ``sb``
     from tests.saleor.conftest import (  # noqa: F401
         checkout_total,
         configure_gateway,
         crypto_plugins,
     )
+
+    # the test suite's gateway fixtures, used with this module's own ``sb``
+    from tests.saleor.flow import set_delivery
 
     @pytest.fixture(scope="session")
     def bench_sandbox():
@@ -62,7 +63,7 @@ if importlib.util.find_spec("saleor") is not None:
         replica["NAME"] = old
 
     @pytest.fixture
-    def make_checkout(channel_USD, product, address, shipping_method):
+    def make_checkout(channel_USD, product, address, shipping_method, api_client):
         """A factory of identical checkouts: 3 × the ``product`` fixture's
         variant, US address, the ``shipping_method`` fixture (the shape of the
         project's Saleor tests). Stock is raised so many orders fit."""
@@ -82,8 +83,9 @@ if importlib.util.find_spec("saleor") is not None:
             add_variant_to_checkout(info, variant, 3)
             checkout.billing_address = address.get_copy()
             checkout.shipping_address = address.get_copy()
-            checkout.shipping_method = shipping_method
             checkout.save()
+            set_delivery(api_client, checkout, shipping_method)
+            checkout.refresh_from_db()
             return checkout
 
         return make
