@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from .models import Invoice
+from .money import format_amount, plain_decimal
 from .qr import payment_uri, qr_data_uri
 
 
@@ -23,16 +24,18 @@ def invoice_payment_uri(invoice: Invoice) -> Optional[str]:
 def confirmation_data(invoice: Invoice) -> dict[str, Any]:
     """Enough to redirect the shopper or to render address, amount and a
     scannable QR code in place. Keys are always present (null when unknown)
-    except ``qr_data``, the provider's own image, kept for older storefronts."""
+    except ``qr_data``, the provider's own image, kept for older storefronts.
+    Amounts read the same on every call, whether the invoice was just made or
+    read back from the database (which pads them to the column's places)."""
     uri = invoice_payment_uri(invoice)
     data = {
         "provider": invoice.provider,
         "invoice_id": invoice.provider_invoice_id,
         "status": invoice.status,
         "payment_url": invoice.payment_url or None,
-        "amount": str(invoice.amount),
+        "amount": format_amount(invoice.amount, invoice.currency),
         "currency": invoice.currency,
-        "pay_amount": format(invoice.pay_amount, "f") if invoice.pay_amount is not None else None,
+        "pay_amount": plain_decimal(pay) if (pay := invoice.pay_amount) is not None else None,
         "pay_currency": invoice.pay_currency or None,
         "address": invoice.address or None,
         "expires_at": invoice.expires_at.isoformat() if invoice.expires_at else None,

@@ -13,6 +13,8 @@ from typing import Optional
 
 import segno
 
+from .money import plain_decimal
+
 # Coins whose wallets agree on a BIP 21 style URI (``<scheme>:<address>?amount=
 # <coin units>``). Ethereum's EIP 681 counts in wei and names the token
 # contract and chain, which wallets read inconsistently and an invoice does not
@@ -32,15 +34,6 @@ _SCALE = 6  # pixels per module
 _BORDER = 4  # the quiet zone the QR standard asks for, in modules
 
 
-def uri_amount(amount: Decimal) -> str:
-    """Plain decimal in coin units: no exponent, no trailing zeros
-    (``Decimal('0.00120000')`` → ``0.0012``, ``Decimal('5E+1')`` → ``50``)."""
-    text = format(amount, "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return text
-
-
 def payment_uri(coin: str, address: str, amount: Optional[Decimal]) -> Optional[str]:
     """What a wallet should scan to pay ``amount`` of ``coin`` to ``address``:
     a payment URI where the coin has a standard one, else the plain address.
@@ -55,7 +48,7 @@ def payment_uri(coin: str, address: str, amount: Optional[Decimal]) -> Optional[
         return address
     uri = f"{scheme}:{address}"
     if amount is not None and amount.is_finite() and amount > 0:
-        uri += f"?amount={uri_amount(amount)}"
+        uri += f"?amount={plain_decimal(amount)}"
     return uri
 
 

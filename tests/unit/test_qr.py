@@ -8,7 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
-from saleor_cryptopay.qr import payment_uri, qr_data_uri, qr_png, qr_png_base64, uri_amount
+from saleor_cryptopay.money import plain_decimal
+from saleor_cryptopay.qr import payment_uri, qr_data_uri, qr_png, qr_png_base64
 from tests.qr_decode import decode_qr
 
 BTC_ADDRESS = "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"
@@ -31,13 +32,13 @@ ETH_ADDRESS = "0xde0B295669a9FD93d5F28D9Ec85E40f4cb697BAe"
         (Decimal("20999999.97690000"), "20999999.9769"),
     ],
 )
-def test_uri_amount_is_plain_decimal(amount, text):
-    assert uri_amount(amount) == text
+def test_plain_decimal_is_plain_decimal(amount, text):
+    assert plain_decimal(amount) == text
 
 
 @given(st.decimals(min_value=Decimal("1e-18"), max_value=Decimal("1e9"), places=18))
-def test_uri_amount_round_trips_without_exponent(amount):
-    text = uri_amount(amount)
+def test_plain_decimal_round_trips_without_exponent(amount):
+    text = plain_decimal(amount)
     assert "e" not in text.lower() and not text.endswith(".")
     assert Decimal(text) == amount
     assert "." not in text or not text.endswith("0")
