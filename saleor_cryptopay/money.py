@@ -59,3 +59,13 @@ def quantize(amount: MoneyInput, currency: str) -> Decimal:
 def format_amount(amount: MoneyInput, currency: str) -> str:
     """The wire form: fixed-point, the currency's precision, no exponent."""
     return format(quantize(amount, currency), "f")
+
+
+def plain_decimal(amount: Decimal) -> str:
+    """Exactly ``amount``, fixed-point, without trailing zeros: the form for
+    amounts whose precision we must not change (``0.00120000`` → ``0.0012``,
+    ``5E+1`` → ``50``)."""
+    text = format(amount, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text

@@ -57,7 +57,9 @@ def apply_observation(invoice: Invoice, observed: Observed, tolerance: Decimal) 
     decision = decide(invoice.payment_status, observed.observation, expected)
     now = timezone.now()
     invoice.last_checked_at = now
-    invoice.provider_data = observed.data
+    # a re-read has no image: keep the one the provider drew at creation
+    qr_data = invoice.provider_data.get("qr_data")
+    invoice.provider_data = {**observed.data, "qr_data": qr_data} if qr_data else observed.data
     if observed.pay_amount is not None:
         invoice.pay_amount = observed.pay_amount
     if observed.pay_currency:

@@ -9,17 +9,11 @@ from ..lifecycle import Observation
 from ..models import Invoice
 from ..providers.coinpay_th import CoinPayThClient, Order, OrderNotFound, OrderState
 from ..providers.status import PaymentStatus
+from ..qr import payment_uri
 from .base import Created, Observed, json_safe
 
 ALL_STATUSES = (0, 1, 2, 4, 5)
 _LIST_MARGIN = timedelta(hours=1)
-
-
-def bip21_uri(address: str, btc_amount: Optional[Decimal]) -> str:
-    """A ``bitcoin:`` payment URI any wallet opens (BIP 21)."""
-    if not address:
-        return ""
-    return f"bitcoin:{address}" + (f"?amount={btc_amount:f}" if btc_amount else "")
 
 
 class CoinPayThBridge:
@@ -67,7 +61,7 @@ class CoinPayThBridge:
             provider_invoice_id=str(order.order_id),
             status=PaymentStatus.WAITING,
             provider_ref=order.order_hash or "",
-            payment_url=bip21_uri(order.address, order.btc_amount),
+            payment_url=payment_uri("BTC", order.address, order.btc_amount) or "",
             address=order.address,
             pay_amount=order.btc_amount,
             pay_currency="BTC",

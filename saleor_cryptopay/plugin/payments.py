@@ -17,6 +17,7 @@ from saleor.payment.interface import GatewayResponse, PaymentData
 from saleor.payment.models import Payment, Transaction
 
 from ..bridges.base import Created, Observed, ProviderBridge, json_safe
+from ..contract import confirmation_data
 from ..lifecycle import CHARGED, CLOSED
 from ..models import Invoice
 from ..money import quantize
@@ -40,23 +41,8 @@ def active_invoice(payment_id: int, provider: str) -> Optional[Invoice]:
 
 
 def action_data(invoice: Invoice) -> dict[str, Any]:
-    """The storefront contract (documented in the README): enough to redirect
-    the shopper or to render address, amount and QR code in place."""
-    data = {
-        "provider": invoice.provider,
-        "invoice_id": invoice.provider_invoice_id,
-        "status": invoice.status,
-        "payment_url": invoice.payment_url or None,
-        "amount": str(invoice.amount),
-        "currency": invoice.currency,
-        "pay_amount": format(invoice.pay_amount, "f") if invoice.pay_amount is not None else None,
-        "pay_currency": invoice.pay_currency or None,
-        "address": invoice.address or None,
-        "expires_at": invoice.expires_at.isoformat() if invoice.expires_at else None,
-    }
-    if invoice.provider_data.get("qr_data"):
-        data["qr_data"] = invoice.provider_data["qr_data"]
-    return data
+    """The storefront contract (``contract.confirmation_data``, shared with the App)."""
+    return confirmation_data(invoice)
 
 
 def _return_url(payment_id: int) -> Optional[str]:

@@ -17,7 +17,7 @@ from html import escape
 from typing import Any, Optional
 
 from ..money import format_amount, quantize
-from .png import png_base64
+from ..qr import payment_uri, qr_png_base64
 from .rates import convert_q, fake_address, fake_txid, is_supported
 from .state import ActionError, Order, Paylink, Store
 
@@ -160,7 +160,8 @@ def _f(amount: Decimal) -> float:
 
 def create_json(store: Store, order: Order) -> dict[str, Any]:
     btc = format_amount(order.btc_amount, "BTC")
-    qr = png_base64(f"bitcoin:{order.address}?amount={btc}")
+    # like the real provider: a base64 PNG (no data: prefix) of the BIP 21 URI
+    qr = qr_png_base64(payment_uri("BTC", order.address, order.btc_amount) or order.address)
     html = (
         '<div class="coinpay-order">'
         f"<p>Please send <strong>{escape(btc)} BTC</strong> to</p>"

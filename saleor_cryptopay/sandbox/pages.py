@@ -10,8 +10,8 @@ from html import escape
 from typing import Optional
 
 from ..money import format_amount
+from ..qr import payment_uri, qr_data_uri
 from . import invoices, orders
-from .png import png_data_uri
 from .rates import PAY_CURRENCIES
 from .state import Invoice, Order, Store
 
@@ -77,8 +77,14 @@ _CONFIRM_BOX = (
 )
 
 
-def _qr(uri: str) -> str:
-    return f'<p><img alt="QR code (sandbox pattern, not scannable)" src="{png_data_uri(uri)}"></p>'
+def _qr(uri: Optional[str]) -> str:
+    """The QR code a storefront gets for the same invoice (``contract.py``)."""
+    if not uri:
+        return ""
+    return (
+        f'<p><img alt="QR code: {_e(uri)}" src="{qr_data_uri(uri)}"></p>'
+        f'<p class="note">Scans as <code>{_e(uri)}</code></p>'
+    )
 
 
 def _error(error: Optional[str]) -> str:
@@ -127,7 +133,7 @@ def invoice_page(store: Store, inv: Invoice, error: Optional[str] = None) -> str
     ]
     if inv.pay_currency and inv.pay_amount is not None:
         amount = data["pay_amount"]
-        uri = f"{inv.pay_currency.lower()}:{inv.payment_address}?amount={amount}"
+        uri = payment_uri(inv.pay_currency, inv.payment_address, inv.pay_amount)
         coin = _e(inv.pay_currency)
         parts += [
             f"<p>Send <strong>{_e(amount)} {_e(inv.pay_currency)}</strong> to</p>",
@@ -187,7 +193,7 @@ def order_page(store: Store, order: Order, back: str, error: Optional[str] = Non
     control = f"/_sandbox/coinpay_th/orders/{order.id}"
     btc = format_amount(order.btc_amount, "BTC")
     received = format_amount(order.btc_received, "BTC")
-    uri = f"bitcoin:{order.address}?amount={btc}"
+    uri = payment_uri("BTC", order.address, order.btc_amount)
     ref = f" &middot; reference <code>{_e(order.reference_id)}</code>" if order.reference_id else ""
     parts = [
         "<h1>CoinPay.in.th sandbox order</h1>",

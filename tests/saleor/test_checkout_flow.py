@@ -14,6 +14,7 @@ from saleor.payment import ChargeStatus, TransactionKind  # noqa: E402
 from saleor.payment.models import Payment  # noqa: E402
 
 from saleor_cryptopay.models import CallbackEvent, Invoice  # noqa: E402
+from tests.qr_decode import decode_qr  # noqa: E402
 
 from .flow import complete, confirmation, create_payment, deliver, gateways  # noqa: E402
 
@@ -164,3 +165,36 @@ def test_shopper_returns_after_expiry_without_callback(
     sb.act(provider, fresh["invoice_id"], "pay")
     assert deliver(Client(), sb, provider, fresh["invoice_id"], plugin.PLUGIN_ID).status_code == 200
     assert Order.objects.filter(checkout_token=ready_checkout.token).count() == 1
+
+
+@pytest.mark.parametrize(
+    "provider,values,scans_as",
+    [
+        ("coinpay_th", {}, "bitcoin:{address}?amount={pay_amount}"),
+        ("coinpay24", {"white_label_currency": "BTC"}, "bitcoin:{address}?amount={pay_amount}"),
+        ("coinpay24", {"white_label_currency": "LTC"}, "litecoin:{address}?amount={pay_amount}"),
+        ("coinpay24", {"white_label_currency": "ETH"}, "{address}"),  # no standard scheme
+    ],
+)
+def test_confirmation_data_qr_code_scans_as_the_payment_uri(
+    provider, values, scans_as, configure_gateway, api_client, ready_checkout, checkout_total, sb
+):
+    """What a storefront renders from confirmationData: the QR decodes (with a
+    real decoder) to the payment URI for the invoice's address and amount,
+    on the first answer and on a retried checkoutComplete alike."""
+    plugin = configure_gateway(provider, **values)
+    data = start(api_client, ready_checkout, plugin, checkout_total(ready_checkout))
+    assert data["address"] and Decimal(data["pay_amount"]) > 0
+    assert data["payment_uri"] == scans_as.format(**data)
+    assert data["qr_code"].startswith("data:image/png;base64,")
+    assert decode_qr(data["qr_code"]) == data["payment_uri"]
+    again = confirmation(complete(api_client, ready_checkout))
+    assert again == data
+
+
+def test_hosted_coinpay24_has_no_qr_code(
+    configure_gateway, api_client, ready_checkout, checkout_total
+):
+    plugin = configure_gateway("coinpay24")
+    data = start(api_client, ready_checkout, plugin, checkout_total(ready_checkout))
+    assert data["address"] is None and data["payment_uri"] is None and data["qr_code"] is None
