@@ -73,10 +73,10 @@ def address_problem(ip: IPAddress) -> Optional[str]:
         return "a loopback address (this machine)"
     if ip.is_link_local:
         return "a link-local address"
-    if ip.is_private:
-        return "a private-network address"
     if ip.is_multicast or ip.is_unspecified or ip.is_reserved:
         return "a reserved address"
+    if ip.is_private:
+        return "a private-network address"
     if not ip.is_global:
         return "an address that is not publicly routable (e.g. carrier-grade NAT)"
     return None
@@ -133,13 +133,17 @@ def _classify(url: str, resolve: Resolver) -> tuple[list[Finding], bool]:
                 Finding(
                     Level.ERROR,
                     FIELD,
-                    f"{host} resolves to {ip}, {problem}: the provider never sends "
+                    f"{_named(host, ip)} {problem}: the provider never sends "
                     "callbacks to localhost or private networks.",
                     PUBLIC_HINT,
                 )
             )
             break
     return findings, True
+
+
+def _named(host: str, ip: IPAddress) -> str:
+    return f"{host} is" if host.strip("[]") == str(ip) else f"{host} resolves to {ip},"
 
 
 def probe_callback_url(
