@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 STATUS_FIELD = "setup_status"
+# on save the probe usually reaches this very Saleor, which answers at once;
+# keep the wait short in case a single busy worker cannot answer itself
+SAVE_PROBE_TIMEOUT = (2.0, 3.0)
 
 
 def public_url_finding() -> Optional[Finding]:
@@ -53,7 +56,7 @@ def credential_findings(cls: type[CryptoGatewayPlugin], values: dict[str, Any]) 
 
 
 def callback_findings(
-    cls: type[CryptoGatewayPlugin], channel_slug: str, *, pending_activation: bool = False
+    cls: type[CryptoGatewayPlugin], channel_slug: str, **probe_options: Any
 ) -> list[Finding]:
     from .base import callback_url
 
@@ -61,7 +64,7 @@ def callback_findings(
     url = callback_url(cls.PLUGIN_ID, channel_slug)
     return [
         *([extra] if extra else []),
-        *check_callback_url(url, pending_activation=pending_activation),
+        *check_callback_url(url, **probe_options),
     ]
 
 
@@ -83,7 +86,9 @@ def check_on_save(cls: type[CryptoGatewayPlugin], plugin_configuration: Any) -> 
     if channel is not None:
         # Saleor routes callbacks only to a configuration already stored active
         live = PluginConfiguration.objects.filter(pk=plugin_configuration.pk, active=True)
-        findings += callback_findings(cls, channel.slug, pending_activation=not live.exists())
+        findings += callback_findings(
+            cls, channel.slug, pending_activation=not live.exists(), timeout=SAVE_PROBE_TIMEOUT
+        )
     for finding in findings:
         if finding.level is not Level.OK:
             logger.warning("cryptopay setup %s @ %s: %s", cls.PROVIDER, channel, finding)
