@@ -83,6 +83,7 @@ def check_on_save(cls: type[CryptoGatewayPlugin], plugin_configuration: Any) -> 
             }
         )
     channel = getattr(plugin_configuration, "channel", None)
+    slug = channel.slug if channel is not None else "-"
     if channel is not None:
         # Saleor routes callbacks only to a configuration already stored active
         live = PluginConfiguration.objects.filter(pk=plugin_configuration.pk, active=True)
@@ -91,7 +92,7 @@ def check_on_save(cls: type[CryptoGatewayPlugin], plugin_configuration: Any) -> 
         )
     for finding in findings:
         if finding.level is not Level.OK:
-            logger.warning("cryptopay setup %s @ %s: %s", cls.PROVIDER, channel, finding)
+            logger.warning("cryptopay setup %s @ %s: %s", cls.PROVIDER, slug, finding)
     set_status(plugin_configuration.configuration, findings)
 
 
