@@ -34,6 +34,7 @@ from .config import (
     template_error,
     url_error,
 )
+from .setup_checks import check_on_save
 
 logger = logging.getLogger(__name__)
 
@@ -253,9 +254,15 @@ class CryptoGatewayPlugin(BasePlugin):
         errors.update(cls.validate_provider_fields(values))
         if errors:
             raise ValidationError(errors)
+        check_on_save(cls, plugin_configuration)  # provider call: only once all else is valid
 
     @classmethod
     def validate_provider_fields(cls, values: dict) -> dict:
+        return {}
+
+    @classmethod
+    def credential_check_options(cls, values: dict) -> dict:
+        """Extra arguments for the provider's credential check (setup_checks)."""
         return {}
 
 

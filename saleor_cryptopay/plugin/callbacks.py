@@ -13,7 +13,7 @@ import traceback
 from typing import Optional
 
 from django.db import DatabaseError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 
 from ..bridges.base import ProviderBridge
@@ -22,6 +22,7 @@ from ..lifecycle import CHARGED
 from ..models import CallbackEvent, Invoice
 from ..providers.errors import ProviderError
 from ..providers.status import PaymentStatus
+from ..setup_checks.probe import default_key, probe_answer
 from .payments import ALREADY_PROCESSED, CallbackRejected, sync_invoice
 
 logger = logging.getLogger(__name__)
@@ -125,6 +126,9 @@ def handle_callback(
 ) -> HttpResponse:
     if request.method != "POST":
         return HttpResponse("POST only", status=405, content_type="text/plain")
+    probe = probe_answer(request.content_type or "", request.body, default_key())
+    if probe is not None:  # cryptopay_check's signed no-op: nothing stored, nothing done
+        return JsonResponse(probe)
     try:
         event, pairs = store_callback(
             provider=bridge.provider,

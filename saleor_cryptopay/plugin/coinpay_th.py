@@ -68,6 +68,13 @@ class CoinPayThPlugin(CryptoGatewayPlugin):
         return self._process_payment(payment_information)
 
     @classmethod
+    def credential_check_options(cls, values: dict) -> dict:
+        # the shop's shared nonce, so the check never races a checkout's call
+        key = str(values.get("api_key") or "").strip()
+        actions = ACTION_SETS.get(str(values.get("action_names") or "official"), DEFAULT_ACTIONS)
+        return {"nonce_source": DatabaseNonce(key), "actions": actions}
+
+    @classmethod
     def validate_provider_fields(cls, values: dict) -> dict:
         errors = {}
         if str(values.get("action_names") or "official") not in ACTION_SETS:

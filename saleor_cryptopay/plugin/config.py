@@ -69,6 +69,13 @@ def common_structure(string_type: str, output_type: str) -> dict:
             "help_text": "Where the provider sends payment notifications. Filled in "
             "automatically when the invoice is created; shown for reference.",
         },
+        "setup_status": {
+            "type": output_type,
+            "label": "Setup check",
+            "help_text": "What the last save found: the provider's answer to the "
+            "credentials and whether callbacks can reach this shop. Re-run with "
+            "python manage.py cryptopay_check.",
+        },
     }
 
 
@@ -80,6 +87,7 @@ COMMON_DEFAULTS = [
     {"name": "invoice_description", "value": DEFAULT_DESCRIPTION},
     {"name": "reconcile_calls_per_run", "value": "20"},
     {"name": "callback_url", "value": ""},
+    {"name": "setup_status", "value": ""},
 ]
 
 

@@ -9,6 +9,8 @@ quotes them: logs get method, path, status and time only.
 from __future__ import annotations
 
 import logging
+import socket
+import ssl
 import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -116,12 +118,30 @@ class HttpTransport:
         except requests.Timeout:
             self._log(path, "timeout", started)
             raise ProviderError(
-                "timed out waiting for the provider", provider=self.provider, retryable=True
+                "timed out waiting for the provider",
+                provider=self.provider,
+                retryable=True,
+                code="timeout",
             ) from None
-        except requests.ConnectionError:
-            self._log(path, "connection error", started)
+        except requests.exceptions.SSLError as exc:
+            self._log(path, "TLS failure", started)
             raise ProviderError(
-                "could not connect to the provider", provider=self.provider, retryable=True
+                f"TLS failure: {tls_reason(exc)}", provider=self.provider, code="tls"
+            ) from None
+        except requests.ConnectionError as exc:
+            self._log(path, "connection error", started)
+            if unresolvable(exc):
+                raise ProviderError(
+                    f"cannot resolve {urlsplit(url).hostname}",
+                    provider=self.provider,
+                    retryable=True,
+                    code="dns",
+                ) from None
+            raise ProviderError(
+                "could not connect to the provider",
+                provider=self.provider,
+                retryable=True,
+                code="unreachable",
             ) from None
         except requests.RequestException as exc:
             self._log(path, type(exc).__name__, started)
@@ -179,6 +199,36 @@ class HttpTransport:
             outcome,
             (time.monotonic() - started) * 1000,
         )
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """The exception, what it wraps (urllib3's ``reason``) and their contexts."""
+    seen: list[BaseException] = []
+    todo: list[Any] = [exc]
+    while todo:
+        item = todo.pop()
+        if not isinstance(item, BaseException) or any(item is s for s in seen):
+            continue
+        seen.append(item)
+        todo += [getattr(item, "reason", None), item.__cause__, item.__context__]
+        todo += [a for a in item.args if isinstance(a, BaseException)]
+    return seen
+
+
+def tls_reason(exc: BaseException) -> str:
+    """Why the certificate was refused, in OpenSSL's words (no request data)."""
+    for item in _chain(exc):
+        if isinstance(item, ssl.SSLCertVerificationError):
+            return f"certificate refused ({item.verify_message or item.reason})"
+    for item in _chain(exc):
+        if isinstance(item, ssl.SSLError):
+            return f"TLS handshake failed ({item.reason or type(item).__name__})"
+    return "TLS handshake failed"
+
+
+def unresolvable(exc: BaseException) -> bool:
+    """True when the host name did not resolve (DNS), not a refused connection."""
+    return any(isinstance(item, socket.gaierror) for item in _chain(exc))
 
 
 def text_or_none(value: Any) -> Optional[str]:
