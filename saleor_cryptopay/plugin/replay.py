@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from ..models import CallbackEvent, Invoice
 from ..providers.errors import ProviderError
+from ..providers.quota import CALLBACK
 from .payments import sync_invoice
 from .reconcile import active_plugins
 
@@ -30,7 +31,7 @@ def replay_event(event_id: int) -> tuple[str, str]:
     event.invoice = invoice
     try:
         result = sync_invoice(
-            invoice.pk, plugin.build_bridge(), plugin.settings.underpaid_tolerance
+            invoice.pk, plugin.build_bridge(CALLBACK), plugin.settings.underpaid_tolerance
         )
     except ProviderError as exc:
         return _done(event, CallbackEvent.Outcome.FAILED, f"replay: provider re-read failed: {exc}")
