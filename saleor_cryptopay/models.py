@@ -170,6 +170,9 @@ class QuotaCall(models.Model):
     at = models.FloatField()  # Unix time, shared by every host
     path = models.CharField(max_length=64, blank=True, default="")  # when a window counts it
     priority = models.CharField(max_length=16)
+    # 2 for an invoice creation that booked its callback's re-read; that
+    # re-read takes it back to 1 (providers.quota.FOLLOW_UPS)
+    weight = models.PositiveSmallIntegerField(default=1)
 
     class Meta:
         indexes = [models.Index(fields=("key_digest", "at"), name="cryptopay_quota_key_at")]

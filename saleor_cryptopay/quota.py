@@ -28,7 +28,9 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from .models import QuotaCall, QuotaKey
 from .providers.http import HttpTransport
 from .providers.quota import (
+    CALLBACK,
     CHECKOUT,
+    FOLLOW_UPS,
     LIMITS,
     PRIORITIES,
     Window,
@@ -65,6 +67,7 @@ class DatabaseBudget:
         self.provider = provider
         self.key_digest = key_digest(api_key)
         self.windows = tuple(LIMITS.get(provider, ()) if windows is None else windows)
+        self.follow_ups = FOLLOW_UPS.get(provider, {})
         self.shares = shares
         self.max_wait = max_wait
         self.horizon = max((w.seconds for w in self.windows), default=0.0)
@@ -112,38 +115,58 @@ class DatabaseBudget:
             blocked_until = self._lock_key(cursor)
             if blocked_until > now:
                 return blocked_until - now, True
-            wait = self._wait(cursor, path, priority, now)
+            if not self.windows:
+                return 0.0, False
+            table = self._table(QuotaCall)
+            cursor.execute(
+                f"DELETE FROM {table} WHERE key_digest = %s AND at <= %s",  # noqa: S608
+                [self.key_digest, now - self.horizon],
+            )
+            cursor.execute(
+                f"SELECT id, at, path, weight FROM {table} "  # noqa: S608
+                "WHERE key_digest = %s ORDER BY at",
+                [self.key_digest],
+            )
+            rows = cursor.fetchall()
+            booked = next((r for r in rows if r[3] > 1), None) if priority == CALLBACK else None
+            # a booked re-read is already counted in every window still holding
+            # its creation; only the others need room
+            wait = self._wait(rows, path, priority, now, booked[1] if booked else None)
             if wait:
                 return wait, False
+            if booked:
+                cursor.execute(
+                    f"UPDATE {table} SET weight = weight - 1 WHERE id = %s",  # noqa: S608
+                    [booked[0]],
+                )
             cursor.execute(
-                f"INSERT INTO {self._table(QuotaCall)} (key_digest, at, path, priority) "  # noqa: S608
-                "VALUES (%s, %s, %s, %s)",
-                [self.key_digest, now, path if path in self._counted else "", priority],
+                f"INSERT INTO {table} (key_digest, at, path, priority, weight) "  # noqa: S608
+                "VALUES (%s, %s, %s, %s, %s)",
+                [
+                    self.key_digest,
+                    now,
+                    path if path in self._counted else "",
+                    priority,
+                    1 + self.follow_ups.get(path, 0),
+                ],
             )
         return 0.0, False
 
-    def _wait(self, cursor: Any, path: str, priority: str, now: float) -> float:
-        if not self.windows:
-            return 0.0
-        table = self._table(QuotaCall)
-        cursor.execute(
-            f"DELETE FROM {table} WHERE key_digest = %s AND at <= %s",  # noqa: S608
-            [self.key_digest, now - self.horizon],
-        )
-        cursor.execute(
-            f"SELECT at, path FROM {table} WHERE key_digest = %s ORDER BY at",  # noqa: S608
-            [self.key_digest],
-        )
-        rows = cursor.fetchall()
+    def _wait(
+        self, rows: list, path: str, priority: str, now: float, booked_at: Optional[float]
+    ) -> float:
+        need = 1 + self.follow_ups.get(path, 0)
         waits = [
             wait_for(
                 w,
-                [at for at, p in rows if w.path is None or p == w.path],
+                [(at, 1 if w.path else weight) for _, at, p, weight in rows if w.counts(p)],
                 allowance(w, priority, self.shares),
                 now,
+                need if w.path is None else 1,
             )
             for w in self.windows
             if w.counts(path)
+            and not (booked_at is not None and w.path is None and booked_at > now - w.seconds)
         ]
         return max(waits, default=0.0)
 

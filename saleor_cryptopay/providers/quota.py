@@ -39,6 +39,12 @@ class Window:
         return self.path is None or self.path == path.strip("/")
 
 
+# Calls each call to a path books ahead for what it will certainly need: an
+# invoice is re-read once when its callback comes. The booked call is counted
+# with the creation and spent by that callback's re-read (priority CALLBACK):
+# so creations can never crowd out the re-reads that turn them into sales.
+FOLLOW_UPS: dict[str, dict[str, int]] = {"coinpay24": {"invoices/create": 1}}
+
 # Per API key. CoinPay.in.th publishes no quota: no windows, nothing counted.
 LIMITS: dict[str, tuple[Window, ...]] = {
     "coinpay24": (
@@ -61,15 +67,26 @@ def allowance(window: Window, priority: str, shares: Optional[dict] = None) -> i
     return max(1, math.floor(window.limit * share)) if share > 0 else 0
 
 
-def wait_for(window: Window, times: Sequence[float], allowed: int, now: float) -> float:
-    """Seconds until one more call fits ``allowed`` in ``window``, given the
-    ascending ``times`` of the calls it already counts (0: fits now)."""
-    recent = [t for t in times if t > now - window.seconds]
-    if len(recent) < allowed:
-        return 0.0
-    if allowed <= 0:
+def wait_for(
+    window: Window,
+    calls: Sequence[tuple[float, int]],
+    allowed: int,
+    now: float,
+    need: int = 1,
+) -> float:
+    """Seconds until ``need`` more calls fit ``allowed`` in ``window``, given the
+    ascending ``(time, weight)`` of the calls it already counts (0: fit now)."""
+    if need > allowed:
         return window.seconds
-    return max(0.0, recent[len(recent) - allowed] + window.seconds - now)
+    recent = [(t, w) for t, w in calls if t > now - window.seconds]
+    over = sum(w for _, w in recent) + need - allowed
+    for at, weight in recent:
+        if over <= 0:
+            break
+        over -= weight
+        if over <= 0:
+            return max(0.0, at + window.seconds - now)
+    return 0.0
 
 
 def refused(

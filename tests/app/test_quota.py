@@ -135,6 +135,24 @@ def test_a_429_stops_every_transport_until_retry_after(sb):
     assert other_bg.list_invoices(per_page=1).invoices == []
 
 
+def test_each_invoice_books_the_re_read_its_callback_will_need(sb):
+    ten = [Window("per minute", 60, 10)]
+    checkout, callback = client(sb, CHECKOUT, windows=ten), client(sb, CALLBACK, windows=ten)
+    created = []
+    with pytest.raises(ProviderError) as exc:
+        for n in range(10):
+            created.append(
+                checkout.create_invoice(order_id=f"b-{n}", price_amount="5", price_currency="USD")
+            )
+    assert len(created) == 5 and exc.value.code == "quota"  # 5 creations + 5 booked re-reads
+    # the window is full, yet every callback's re-read goes through
+    assert [callback.get_invoice(i.id).id for i in created] == [i.id for i in created]
+    with pytest.raises(ProviderError):  # nothing booked left: callbacks get 90 % of 10
+        callback.get_invoice(created[0].id)
+    assert sorted(QuotaCall.objects.values_list("weight", flat=True)) == [1] * 10
+    assert sb.request_counts()["coinpay24"] == {"invoices/create": 5, "invoices/get": 5}
+
+
 def test_only_a_digest_of_the_key_is_stored(sb):
     checkout = client(sb, CHECKOUT)
     checkout.create_invoice(order_id="q-1", price_amount="10.00", price_currency="USD")
@@ -198,7 +216,7 @@ def test_processes_share_the_budget_through_the_database(sb, tmp_path):
     assert sb.request_counts()["coinpay24"]["invoices/list"] == 20
 
     # one process meets a 429: the others stop too, without asking
-    sb.inject_fault("coinpay24", "rate_limit", count=1, retry_after=5)
+    sb.inject_fault("coinpay24", "rate_limit", count=1, retry_after=60)
     assert results([worker(db, "calls", sb.coinpay24_base, "key-b", CHECKOUT, "1", windows)])[
         0
     ]["http_429"] == 1
