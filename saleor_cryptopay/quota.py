@@ -20,6 +20,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any, Optional
 
 from django.conf import settings
@@ -44,6 +45,10 @@ logger = logging.getLogger(__name__)
 # A checkout waits this long at most for room in a window (a burst filling the
 # minute frees a slot within seconds); anything longer fails fast instead.
 CHECKOUT_MAX_WAIT = 2.0
+# A call is counted from the moment it is allowed; the provider counts it when
+# it arrives, a little later. Every window is kept this much longer, so a
+# call never leaves our window while it is still in the provider's.
+IN_FLIGHT_MARGIN = 1.0
 
 
 def key_digest(api_key: str) -> str:
@@ -61,6 +66,7 @@ class DatabaseBudget:
         windows: Optional[Sequence[Window]] = None,
         shares: Optional[dict[str, float]] = None,
         max_wait: float = CHECKOUT_MAX_WAIT,
+        margin: float = IN_FLIGHT_MARGIN,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -70,7 +76,9 @@ class DatabaseBudget:
         self.follow_ups = FOLLOW_UPS.get(provider, {})
         self.shares = shares
         self.max_wait = max_wait
-        self.horizon = max((w.seconds for w in self.windows), default=0.0)
+        # the windows as counted: each a margin longer than the provider's
+        self._spans = tuple(replace(w, seconds=w.seconds + margin) for w in self.windows)
+        self.horizon = max((w.seconds for w in self._spans), default=0.0)
         self._counted = {w.path for w in self.windows if w.path}
         self._clock, self._sleep = clock, sleep
 
@@ -115,7 +123,7 @@ class DatabaseBudget:
             blocked_until = self._lock_key(cursor)
             if blocked_until > now:
                 return blocked_until - now, True
-            if not self.windows:
+            if not self._spans:
                 return 0.0, False
             table = self._table(QuotaCall)
             cursor.execute(
@@ -164,7 +172,7 @@ class DatabaseBudget:
                 now,
                 need if w.path is None else 1,
             )
-            for w in self.windows
+            for w in self._spans
             if w.counts(path)
             and not (booked_at is not None and w.path is None and booked_at > now - w.seconds)
         ]

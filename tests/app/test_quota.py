@@ -53,6 +53,7 @@ def client(sb, priority, *, key="key-a", windows=None, max_wait=0.0):
         key,
         windows=scaled(LIMITS["coinpay24"], SCALE) if windows is None else windows,
         max_wait=max_wait,
+        margin=0.05,
     )
     c.http.priority = priority
     return c
@@ -217,9 +218,12 @@ def test_processes_share_the_budget_through_the_database(sb, tmp_path):
 
     # one process meets a 429: the others stop too, without asking
     sb.inject_fault("coinpay24", "rate_limit", count=1, retry_after=60)
-    assert results([worker(db, "calls", sb.coinpay24_base, "key-b", CHECKOUT, "1", windows)])[
-        0
-    ]["http_429"] == 1
+    assert (
+        results([worker(db, "calls", sb.coinpay24_base, "key-b", CHECKOUT, "1", windows)])[0][
+            "http_429"
+        ]
+        == 1
+    )
     others = run("key-b", BACKGROUND, 3) + run("key-b", CHECKOUT, 3)
     assert total(others, "rate_limited") == 12 and total(others, "ok") == 0
     assert sb.request_counts()["coinpay24"]["invoices/list"] == 21

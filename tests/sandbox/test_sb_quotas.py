@@ -21,8 +21,9 @@ def test_per_key_minute_quota_with_scaled_retry_after() -> None:
     ) as sb:
         session = requests.Session()
         codes = [
-            session.post(sb.coinpay24_base + "/invoices", json={"api_key": "k1"}, timeout=5)
-            .status_code
+            session.post(
+                sb.coinpay24_base + "/invoices", json={"api_key": "k1"}, timeout=5
+            ).status_code
             for _ in range(200)
         ]
         assert codes == [200] * 200
