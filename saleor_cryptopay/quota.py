@@ -24,7 +24,7 @@ from dataclasses import replace
 from typing import Any, Optional
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, transaction
 
 from .models import QuotaCall, QuotaKey
 from .providers.http import HttpTransport
@@ -108,8 +108,11 @@ class DatabaseBudget:
 
     def block(self, seconds: float) -> None:
         until = self._clock() + max(0.0, seconds)
-        with self._cursor() as cursor:
-            self._lock_key(cursor, until)
+        try:
+            with self._cursor() as cursor:
+                self._lock_key(cursor, until)
+        except DatabaseError:  # the 429 itself is what the caller must see
+            logger.exception("%s quota: could not record a Retry-After", self.provider)
 
     # -- storage ---------------------------------------------------------------
 
@@ -118,13 +121,16 @@ class DatabaseBudget:
         the provider's own block."""
         if priority not in PRIORITIES:
             raise ValueError(f"priority must be one of {PRIORITIES}")
+        if not self._spans:  # nothing to count (CoinPay.in.th): only a 429 can stop us
+            now = self._clock()
+            row = QuotaKey.objects.filter(key_digest=self.key_digest, blocked_until__gt=now)
+            until = row.values_list("blocked_until", flat=True).first()
+            return (until - now, True) if until else (0.0, False)
         with self._cursor() as cursor:
             now = self._clock()
             blocked_until = self._lock_key(cursor)
             if blocked_until > now:
                 return blocked_until - now, True
-            if not self._spans:
-                return 0.0, False
             table = self._table(QuotaCall)
             cursor.execute(
                 f"DELETE FROM {table} WHERE key_digest = %s AND at <= %s",  # noqa: S608

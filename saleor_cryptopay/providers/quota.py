@@ -63,7 +63,7 @@ def scaled(windows: Sequence[Window], time_scale: float) -> tuple[Window, ...]:
 
 def allowance(window: Window, priority: str, shares: Optional[dict] = None) -> int:
     """How many calls of ``window`` a caller of ``priority`` may have in flight."""
-    share = (shares or DEFAULT_SHARES).get(priority, DEFAULT_SHARES[BACKGROUND])
+    share = {**DEFAULT_SHARES, **(shares or {})}.get(priority, DEFAULT_SHARES[BACKGROUND])
     return max(1, math.floor(window.limit * share)) if share > 0 else 0
 
 

@@ -227,3 +227,25 @@ def test_processes_share_the_budget_through_the_database(sb, tmp_path):
     others = run("key-b", BACKGROUND, 3) + run("key-b", CHECKOUT, 3)
     assert total(others, "rate_limited") == 12 and total(others, "ok") == 0
     assert sb.request_counts()["coinpay24"]["invoices/list"] == 21
+
+
+def test_coinpay_th_calls_are_not_counted_but_a_429_stops_them_all(sb):
+    from saleor_cryptopay.providers.coinpay_th import CoinPayThClient
+
+    def th(priority):
+        c = CoinPayThClient(
+            sb.coinpay_th_key, sb.coinpay_th_secret, base_url=sb.coinpay_th_base, timeout=(3, 3)
+        )
+        c.http.quota, c.http.priority = DatabaseBudget("coinpay_th", sb.coinpay_th_key), priority
+        return c
+
+    first, other = th(CHECKOUT), th(BACKGROUND)
+    first.balance()
+    assert not QuotaCall.objects.exists()  # no published quota: nothing counted
+    sb.inject_fault("coinpay_th", "rate_limit", count=1, retry_after=30)
+    with pytest.raises(ProviderError) as exc:
+        first.balance()
+    assert exc.value.status_code == 429
+    with pytest.raises(ProviderError) as exc:
+        other.balance()
+    assert exc.value.code == "rate_limited" and 29 < exc.value.retry_after <= 30
