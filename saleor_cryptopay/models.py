@@ -149,3 +149,30 @@ class NonceCounter(models.Model):
 
     key_digest = models.CharField(max_length=64, primary_key=True)
     value = models.BigIntegerField(default=0)
+
+
+class QuotaKey(models.Model):
+    """One provider API key's shared quota state. ``key_digest`` is a SHA-256
+    of the key, not the key. The row is also the lock every process takes
+    before counting a call."""
+
+    key_digest = models.CharField(max_length=64, primary_key=True)
+    provider = models.CharField(max_length=32, choices=PROVIDERS)
+    # the provider answered 429: no process calls before this (Unix time)
+    blocked_until = models.FloatField(default=0.0)
+
+
+class QuotaCall(models.Model):
+    """One provider call counted against a key's quota windows (kept for the
+    longest window only)."""
+
+    key_digest = models.CharField(max_length=64)
+    at = models.FloatField()  # Unix time, shared by every host
+    path = models.CharField(max_length=64, blank=True, default="")  # when a window counts it
+    priority = models.CharField(max_length=16)
+    # 2 for an invoice creation that booked its callback's re-read; that
+    # re-read takes it back to 1 (providers.quota.FOLLOW_UPS)
+    weight = models.PositiveSmallIntegerField(default=1)
+
+    class Meta:
+        indexes = [models.Index(fields=("key_digest", "at"), name="cryptopay_quota_key_at")]

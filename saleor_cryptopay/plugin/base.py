@@ -18,6 +18,7 @@ from saleor.plugins.base_plugin import BasePlugin, ConfigurationTypeField
 from ..bridges.base import ProviderBridge
 from ..models import Invoice
 from ..providers.errors import ProviderError
+from ..providers.quota import CALLBACK, CHECKOUT
 from ..sync import open_task
 from . import payments
 from .callbacks import handle_callback
@@ -75,7 +76,9 @@ class CryptoGatewayPlugin(BasePlugin):
 
     # -- to implement -------------------------------------------------------
 
-    def build_bridge(self) -> ProviderBridge:
+    def build_bridge(self, priority: str = CHECKOUT) -> ProviderBridge:
+        """The provider bridge; its calls draw on the key's shared quota at
+        ``priority`` (providers.quota.PRIORITIES)."""
         raise NotImplementedError
 
     # -- helpers --------------------------------------------------------------
@@ -210,7 +213,7 @@ class CryptoGatewayPlugin(BasePlugin):
             return HttpResponseNotFound()
         return handle_callback(
             request,
-            self.build_bridge(),
+            self.build_bridge(CALLBACK),
             channel_slug=self.channel_slug,
             tolerance=self.settings.underpaid_tolerance,
         )

@@ -103,6 +103,11 @@ def process_event(
     except CallbackRejected:
         return _rejected(event, bridge)
     except ProviderError as exc:
+        if exc.code in ("quota", "rate_limited"):
+            # Deferred, not lost: the event is stored, the provider sends it
+            # again on a 503 (for days), and the invoice stays open for
+            # reconciliation and the shopper's own checkoutComplete.
+            return _finish(event, Outcome.FAILED, f"deferred, provider quota short: {exc}", 503)
         if deferred is not None and event.verified is None:
             return _finish(event, Outcome.FAILED, f"verification unavailable: {exc}", 503)
         status = 503 if exc.retryable else 200

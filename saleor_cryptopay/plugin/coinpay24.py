@@ -4,6 +4,8 @@ from saleor.plugins.base_plugin import ConfigurationTypeField as T
 
 from ..bridges.coinpay24 import CoinPay24Bridge
 from ..providers.coinpay24 import LIVE_BASE_URL, CoinPay24Client
+from ..providers.quota import CHECKOUT
+from ..quota import attach
 from .base import CryptoGatewayPlugin, defaults, structure
 
 
@@ -35,8 +37,10 @@ class CoinPay24Plugin(CryptoGatewayPlugin):
         LIVE_BASE_URL,
     )
 
-    def build_bridge(self) -> CoinPay24Bridge:
-        client = CoinPay24Client(self.settings.get("api_key"), base_url=self.settings.api_base_url)
+    def build_bridge(self, priority: str = CHECKOUT) -> CoinPay24Bridge:
+        key = self.settings.get("api_key")
+        client = CoinPay24Client(key, base_url=self.settings.api_base_url)
+        attach(client.http, key, priority)
         return CoinPay24Bridge(client, pay_currency=self.settings.get("white_label_currency"))
 
     def process_payment(self, payment_information, previous_value):

@@ -7,6 +7,8 @@ from saleor.plugins.base_plugin import ConfigurationTypeField as T
 from ..bridges.coinpay_th import CoinPayThBridge
 from ..nonce_db import DatabaseNonce
 from ..providers.coinpay_th import DEFAULT_ACTIONS, DOCS_ACTIONS, LIVE_BASE_URL, CoinPayThClient
+from ..providers.quota import CHECKOUT
+from ..quota import attach
 from .base import CryptoGatewayPlugin, defaults, structure
 
 ACTION_SETS = {"official": DEFAULT_ACTIONS, "docs": DOCS_ACTIONS}
@@ -50,7 +52,7 @@ class CoinPayThPlugin(CryptoGatewayPlugin):
         LIVE_BASE_URL,
     )
 
-    def build_bridge(self) -> CoinPayThBridge:
+    def build_bridge(self, priority: str = CHECKOUT) -> CoinPayThBridge:
         key = self.settings.get("api_key")
         client = CoinPayThClient(
             key,
@@ -59,6 +61,7 @@ class CoinPayThPlugin(CryptoGatewayPlugin):
             nonce_source=DatabaseNonce(key),
             actions=ACTION_SETS.get(self.settings.get("action_names", "official"), DEFAULT_ACTIONS),
         )
+        attach(client.http, key, priority)
         keep = self.settings.get("keep_percent")
         return CoinPayThBridge(client, keep=int(keep) if keep.isdigit() else None)
 

@@ -12,6 +12,7 @@ from saleor.plugins.models import PluginConfiguration
 
 from ..lifecycle import Expected, decide
 from ..providers.errors import ProviderError
+from ..providers.quota import BACKGROUND
 from ..reconcile import open_invoices, plan_sweep
 from .base import CryptoGatewayPlugin
 from .coinpay24 import CoinPay24Plugin
@@ -56,7 +57,7 @@ def reconcile_plugin(
     report.open_invoices = len(invoices)
     if not invoices:
         return report
-    bridge = plugin.build_bridge()
+    bridge = plugin.build_bridge(BACKGROUND)
     transport = bridge.client.http
     transport.budget = plugin.settings.reconcile_calls_per_run
     tolerance = plugin.settings.underpaid_tolerance
@@ -96,7 +97,7 @@ def _sync(report: Report, invoice, bridge, tolerance) -> bool:
         result = sync_invoice(invoice.pk, bridge, tolerance, origin="reconcile")
     except ProviderError as exc:
         _record_error(report, exc, invoice.provider_invoice_id)
-        return exc.code not in ("budget", "rate_limited")
+        return exc.code not in ("budget", "quota", "rate_limited")
     if not result.startswith("no change"):
         report.actions.append(f"{invoice.provider_invoice_id}: {result}")
     return True

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from ..models import CallbackEvent, Invoice
 from ..providers.errors import ProviderError
+from ..providers.quota import CALLBACK
 from .payments import sync_invoice
 from .reconcile import active_plugins
 
@@ -31,7 +32,7 @@ def replay_event(event_id: int) -> tuple[str, str]:
     try:
         result = sync_invoice(
             invoice.pk,
-            plugin.build_bridge(),
+            plugin.build_bridge(CALLBACK),
             plugin.settings.underpaid_tolerance,
             origin="replay",
         )

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import requests
 
 from .errors import ProviderError
+from .quota import CHECKOUT, CallBudget
 
 logger = logging.getLogger("saleor_cryptopay.providers")
 
@@ -69,6 +70,8 @@ class HttpTransport:
         *,
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
         session: Optional[requests.Session] = None,
+        quota: Optional[CallBudget] = None,
+        priority: str = CHECKOUT,
     ) -> None:
         scheme = urlsplit(base_url).scheme
         if scheme not in ("http", "https"):
@@ -80,10 +83,13 @@ class HttpTransport:
         self.session.headers.setdefault("User-Agent", USER_AGENT)
         self.calls = 0  # requests sent by this transport
         self.budget: Optional[int] = None  # refuse to send more than this many
+        # the provider's quota, shared with every other process using the key
+        self.quota = quota
+        self.priority = priority  # checkout, callback or background (quota.PRIORITIES)
 
-    def spend(self) -> None:
-        """Count one call; refuse it when a budget is set and spent (background
-        jobs share the provider's hourly quota with checkouts)."""
+    def spend(self, path: str = "") -> None:
+        """Count one call; refuse it when this run's budget is spent, or when
+        the shared quota has no room left for this transport's priority."""
         if self.budget is not None and self.calls >= self.budget:
             raise ProviderError(
                 f"call budget of {self.budget} for this run is spent",
@@ -91,6 +97,8 @@ class HttpTransport:
                 retryable=True,
                 code="budget",
             )
+        if self.quota is not None:
+            self.quota.acquire(path, self.priority)
         self.calls += 1
 
     def url(self, path: str) -> str:
@@ -108,7 +116,7 @@ class HttpTransport:
         """POST and parse JSON. Non-2xx answers raise, with the provider's
         message extracted by ``error_message(body)`` when the body is JSON."""
         url = self.url(path)
-        self.spend()
+        self.spend(path)
         started = time.monotonic()
         try:
             # verify=True explicitly: nothing (env, session, caller) may turn it off
@@ -172,6 +180,8 @@ class HttpTransport:
                 )
             if status == 429 and retry_after is None:
                 retry_after = 60.0
+            if status == 429 and self.quota is not None:
+                self.quota.block(retry_after)
             raise ProviderError(
                 message,
                 provider=self.provider,

@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--time-scale",
         type=float,
         default=1.0,
-        help="multiply callback retry intervals (e.g. 0.01)",
+        help="multiply callback retry intervals and --rate-limit windows (e.g. 0.01)",
     )
     p.add_argument("--state-file", help="persist state to this JSON file across restarts")
     p.add_argument(
@@ -52,10 +52,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--delay", type=float, default=0.0, help="delay every API answer by S seconds")
     p.add_argument(
         "--rate-limit",
+        nargs="?",
         type=int,
+        const=0,
         default=None,
         metavar="N",
-        help="answer 429 beyond N API calls per minute per provider",
+        help="answer 429 + Retry-After beyond the providers' published quotas per API key "
+        "(CoinPay24: 200 calls/min, 1000 calls/h, 1000 invoices/h; windows scaled by "
+        "--time-scale); with N, beyond a flat N calls per minute per provider instead",
     )
     p.add_argument("--public-url", help="base URL to put in payment links (tunnels, Docker)")
     p.add_argument("-q", "--quiet", action="store_true", help="do not log every request")
@@ -79,7 +83,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         invoice_ttl_seconds=args.invoice_ttl,
         order_ttl_seconds=args.order_ttl,
         delay=args.delay,
-        rate_limit_per_minute=args.rate_limit,
+        rate_limit_per_minute=args.rate_limit or None,
+        rate_limit=args.rate_limit == 0,
         public_url=args.public_url,
     )
     try:

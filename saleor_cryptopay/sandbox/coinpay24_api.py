@@ -17,7 +17,7 @@ from typing import Any, Optional
 
 from ..money import precision, quantize
 from . import invoices
-from .httputil import Request, Response, json_response
+from .httputil import BadRequest, Request, Response, json_response
 from .rates import PRICE_CURRENCIES
 from .state import Invoice, Store
 
@@ -67,6 +67,14 @@ def endpoint(method: str, sub: str) -> Optional[str]:
     if len(parts) == 3 and parts[0] == "invoices" and parts[2] == "checkout":
         return "invoices/checkout"
     return None
+
+
+def api_key_of(req: Request) -> str:
+    """The key a call is counted against (quotas); "" when unreadable."""
+    try:
+        return text(req.params().get("api_key"))
+    except BadRequest:
+        return ""
 
 
 def _auth(store: Store, params: dict[str, Any]) -> Optional[str]:

@@ -19,6 +19,7 @@ from .control_api import final_count, list_callbacks, run_action
 from .control_api import handle as control_handle
 from .faults import Fault, FaultInjector
 from .httputil import BadRequest, Request, Response, html_response, json_response, redirect
+from .quotas import KeyQuotas
 from .state import SandboxConfig, Store
 
 log = logging.getLogger("saleor_cryptopay.sandbox")
@@ -144,8 +145,11 @@ class SandboxServer:
     """A local CoinPay24 + CoinPay.in.th look-alike.
 
     ``time_scale`` multiplies callback retry intervals (0.001 turns the
-    one-minute retry into 60 ms); invoice/order lifetimes are set directly
-    with ``invoice_ttl_seconds`` / ``order_ttl_seconds``.
+    one-minute retry into 60 ms) and, with ``rate_limit``, the quota windows;
+    invoice/order lifetimes are set directly with ``invoice_ttl_seconds`` /
+    ``order_ttl_seconds``. ``rate_limit`` enforces the providers' published
+    per-key quotas (CoinPay24: 200 calls/min, 1000 calls/h, 1000 invoices/h);
+    ``rate_limit_per_minute`` is a flat per-provider limit instead.
     """
 
     def __init__(
@@ -161,6 +165,7 @@ class SandboxServer:
         order_ttl_seconds: float = 900,
         delay: float = 0.0,
         rate_limit_per_minute: Optional[int] = None,
+        rate_limit: bool = False,
         callback_timeout: float = 20.0,
         public_url: Optional[str] = None,
     ) -> None:
@@ -182,6 +187,8 @@ class SandboxServer:
         )
         self.store = Store(self.config, state_file)
         self.faults = FaultInjector(rate_limit_per_minute)
+        # the providers' published per-key quotas, windows scaled by time_scale
+        self.quotas = KeyQuotas(time_scale) if rate_limit else None
         self.dispatcher = Dispatcher(self.store)
         self._httpd: Optional[_HTTPServer] = None
         self._thread: Optional[threading.Thread] = None
@@ -281,7 +288,11 @@ class SandboxServer:
             sub = path[len(coinpay24_api.BASE) :]
             name = coinpay24_api.endpoint(req.method, sub) or "unknown"
             return self._provider_call(
-                "coinpay24", name, (name,), lambda: coinpay24_api.handle(self.store, req, sub)
+                "coinpay24",
+                name,
+                (name,),
+                lambda: coinpay24_api.handle(self.store, req, sub),
+                key=lambda: coinpay24_api.api_key_of(req),
             )
         if path.startswith(coinpay_th_api.BASE + "/"):
             sub = path[len(coinpay_th_api.BASE) :]
@@ -331,7 +342,12 @@ class SandboxServer:
         return None
 
     def _provider_call(
-        self, provider: str, name: str, names: tuple[str, ...], call: Callable[[], Response]
+        self,
+        provider: str,
+        name: str,
+        names: tuple[str, ...],
+        call: Callable[[], Response],
+        key: Callable[[], str] = str,
     ) -> Response:
         self.store.count_request(provider, name)
         fault = self.faults.take(provider, names)
@@ -343,6 +359,8 @@ class SandboxServer:
                 return Response(200, real.body[: max(1, len(real.body) // 2)], "application/json")
             return self._fault_response(provider, fault)
         retry_after = self.faults.throttle(provider)
+        if retry_after is None and self.quotas is not None:
+            retry_after = self.quotas.take(provider, key(), name)
         if retry_after is not None:
             return self._too_many(provider, retry_after)
         if fault is not None:  # delay
@@ -423,6 +441,8 @@ class SandboxServer:
     def reset(self) -> None:
         """Forget everything: invoices, orders, callbacks, nonces, counters, faults."""
         self.faults.clear()
+        if self.quotas is not None:
+            self.quotas.clear()
         self.store.reset()
 
     def inject_fault(
