@@ -16,6 +16,7 @@ from typing import Any, Optional
 from urllib.parse import urlsplit
 
 import requests
+from urllib3.exceptions import NewConnectionError
 
 from .errors import ProviderError
 
@@ -23,6 +24,9 @@ logger = logging.getLogger("saleor_cryptopay.providers")
 
 DEFAULT_TIMEOUT = (5.0, 20.0)  # (connect, read) seconds
 USER_AGENT = "saleor-cryptopay/0.1 (+python-requests)"
+# ProviderError.code when the request provably never left this machine (no
+# connection was made): the provider cannot have acted on it
+NOT_SENT = "not_sent"
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,13 @@ def parse_retry_after(value: Optional[str]) -> Optional[float]:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
+
+
+def _never_connected(exc: requests.ConnectionError) -> bool:
+    """True when the TCP connection was never made (refused, DNS): unlike a
+    connection lost mid-request, which may have reached the provider."""
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, NewConnectionError)
 
 
 def _describe_body(text: str, content_type: str) -> str:
@@ -113,15 +124,26 @@ class HttpTransport:
             response = self.session.post(
                 url, json=json_body, data=data, files=files, timeout=self.timeout, verify=True
             )
+        except requests.ConnectTimeout:
+            self._log(path, "connect timeout", started)
+            raise ProviderError(
+                "could not connect to the provider",
+                provider=self.provider,
+                retryable=True,
+                code=NOT_SENT,
+            ) from None
         except requests.Timeout:
             self._log(path, "timeout", started)
             raise ProviderError(
                 "timed out waiting for the provider", provider=self.provider, retryable=True
             ) from None
-        except requests.ConnectionError:
+        except requests.ConnectionError as exc:
             self._log(path, "connection error", started)
             raise ProviderError(
-                "could not connect to the provider", provider=self.provider, retryable=True
+                "could not connect to the provider",
+                provider=self.provider,
+                retryable=True,
+                code=NOT_SENT if _never_connected(exc) else None,
             ) from None
         except requests.RequestException as exc:
             self._log(path, type(exc).__name__, started)
