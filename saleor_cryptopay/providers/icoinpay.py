@@ -14,6 +14,7 @@ twice, so a person must look first).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
@@ -136,6 +137,11 @@ class ICoinPayClient:
         self._api_key = api_key
         self.currency = (currency or DEFAULT_CURRENCY).upper()
         self.http = HttpTransport(PROVIDER, base_url, timeout=timeout, session=session)
+
+    @property
+    def key_digest(self) -> str:
+        """Names the account in storage without storing the key."""
+        return hashlib.sha256(self._api_key.encode()).hexdigest()
 
     def __repr__(self) -> str:  # never show the key
         return f"ICoinPayClient(base_url={self.http.base_url!r}, currency={self.currency!r})"
