@@ -46,14 +46,23 @@ def _page(title: str, body: str, status: int = 200) -> HttpResponse:
 
 
 def claim_view(
-    request: HttpRequest, token: str, *, checker: Optional[ICoinPayClient], shop: str = ""
+    request: HttpRequest,
+    token: str,
+    *,
+    checker: Optional[ICoinPayClient],
+    shop: str = "",
+    channel: Optional[str] = None,
 ) -> HttpResponse:
+    """GET: the amount and an address form. POST: the address (claims the
+    refund). ``channel``: the route's channel; a token of another is refused."""
     if request.method not in ("GET", "HEAD", "POST"):
         return _page("Refund", "<p>Method not allowed.</p>", 405)
     try:
         refund = open_claim(token)
     except ClaimError as exc:
         return _page("Refund link", f'<p class="err">{_e(exc)}</p>', 410)
+    if channel is not None and refund.channel_slug != channel:
+        return _page("Refund link", '<p class="err">This refund link is not valid.</p>', 404)
     error = None
     address = ""
     if request.method == "POST":

@@ -11,3 +11,14 @@ def reconcile_task(channel: str | None = None, provider: str | None = None) -> l
     from .plugin.reconcile import reconcile_all
 
     return [r.summary() for r in reconcile_all(channel=channel, provider=provider)]
+
+
+@app.task(name="saleor_cryptopay.payouts")
+def payouts_task(limit: int = 50) -> list[str]:
+    """The refund payout queue (exactly once even with several workers)."""
+    from saleor.core.db.connection import allow_writer
+
+    from .editions import process_payouts
+
+    with allow_writer():
+        return [o.summary() for o in process_payouts(limit=limit)]

@@ -23,3 +23,4 @@ else:
     INSTALLED_APPS = ["django.contrib.contenttypes", "saleor_cryptopay"]
     DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
     DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+    STATIC_URL = "/static/"  # pytest-django's live server needs one
