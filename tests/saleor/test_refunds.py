@@ -98,21 +98,41 @@ def metadata(order) -> dict:
     return json.loads(raw)
 
 
-def payouts() -> str:
-    out = StringIO()
-    call_command("cryptopay_payouts", stdout=out)
-    return out.getvalue()
+@pytest.fixture
+def payouts(django_capture_on_commit_callbacks):
+    """cryptopay_payouts as a worker runs it (Saleor's order events fire on commit)."""
+
+    def run() -> str:
+        out = StringIO()
+        with django_capture_on_commit_callbacks(execute=True):
+            call_command("cryptopay_payouts", stdout=out)
+        return out.getvalue()
+
+    return run
 
 
-def command(*args) -> str:
-    out = StringIO()
-    call_command("cryptopay_refunds", *args, stdout=out)
-    return out.getvalue()
+@pytest.fixture
+def command(django_capture_on_commit_callbacks):
+    def run(*args) -> str:
+        out = StringIO()
+        with django_capture_on_commit_callbacks(execute=True):
+            call_command("cryptopay_refunds", *args, stdout=out)
+        return out.getvalue()
+
+    return run
 
 
 @pytest.mark.parametrize("provider", ["coinpay24", "coinpay_th"])
 def test_full_refund_through_the_claim_link_and_the_payout_queue(
-    provider, refunding_gateway, api_client, staff, ready_checkout, checkout_total, sb
+    provider,
+    refunding_gateway,
+    api_client,
+    staff,
+    ready_checkout,
+    checkout_total,
+    sb,
+    payouts,
+    command,
 ):
     plugin = refunding_gateway(provider)
     order, payment = paid_order(
@@ -165,7 +185,7 @@ def test_full_refund_through_the_claim_link_and_the_payout_queue(
 
 
 def test_partial_refunds_add_up_and_never_exceed_the_capture(
-    refunding_gateway, api_client, staff, ready_checkout, checkout_total, sb
+    refunding_gateway, api_client, staff, ready_checkout, checkout_total, sb, payouts, command
 ):
     plugin = refunding_gateway("coinpay24")
     order, payment = paid_order(
@@ -196,7 +216,7 @@ def test_partial_refunds_add_up_and_never_exceed_the_capture(
 
 
 def test_insufficient_funds_is_shown_and_retried(
-    refunding_gateway, api_client, staff, ready_checkout, checkout_total, sb
+    refunding_gateway, api_client, staff, ready_checkout, checkout_total, sb, payouts, command
 ):
     plugin = refunding_gateway("coinpay_th")
     order, payment = paid_order(
@@ -223,7 +243,7 @@ def test_insufficient_funds_is_shown_and_retried(
 
 
 def test_a_lost_answer_is_not_paid_twice_and_staff_record_it(
-    refunding_gateway, api_client, staff, ready_checkout, checkout_total, sb
+    refunding_gateway, api_client, staff, ready_checkout, checkout_total, sb, payouts, command
 ):
     plugin = refunding_gateway("coinpay24")
     order, payment = paid_order(
@@ -249,7 +269,7 @@ def test_a_lost_answer_is_not_paid_twice_and_staff_record_it(
 
 
 def test_without_icoinpay_staff_mark_it_sent_by_hand(
-    configure_gateway, api_client, staff, ready_checkout, checkout_total, sb
+    configure_gateway, api_client, staff, ready_checkout, checkout_total, sb, payouts, command
 ):
     plugin = configure_gateway("coinpay24")  # no iCoinPay key
     order, payment = paid_order(
