@@ -192,10 +192,13 @@ def claim_page(plugin: CryptoGatewayPlugin, request, token: str) -> HttpResponse
         channel=plugin.channel_slug,
     )
     if request.method == "POST" and response.status_code == 200 and refund is not None:
-        refund.refresh_from_db()
-        order = Order.objects.filter(pk=refund.order_id).first()
-        _note(order, f"The shopper gave the address for refund #{refund.pk}.", refund)
-        publish(order, refund)
+        try:  # the claim is committed: a failing note must not show the shopper an error
+            refund.refresh_from_db()
+            order = Order.objects.filter(pk=refund.order_id).first()
+            _note(order, f"The shopper gave the address for refund #{refund.pk}.", refund)
+            publish(order, refund)
+        except Exception:
+            logger.exception("cryptopay: could not note the claim of refund %s", refund.pk)
     return response
 
 
@@ -301,7 +304,11 @@ def publish(order: Optional[Order], refund: RefundRequest, *, claim: Optional[st
     claim link is a credential: never public metadata)."""
     if order is None:
         return
-    order = Order.objects.select_for_update().get(pk=order.pk)
+    with transaction.atomic():  # the queue and the claim page call this outside one
+        _publish(Order.objects.select_for_update().get(pk=order.pk), refund, claim)
+
+
+def _publish(order: Order, refund: RefundRequest, claim: Optional[str]) -> None:
     raw = order.get_value_from_private_metadata(REFUNDS_KEY) or "{}"
     try:
         entries = json.loads(raw) if isinstance(raw, str) else {}

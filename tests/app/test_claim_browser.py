@@ -1,6 +1,7 @@
 """The claim page in headless Chromium, JavaScript off: read the amount, type
 an address, submit the form, see the answer (the core page, no Saleor)."""
 
+import importlib.util
 from decimal import Decimal
 
 import pytest
@@ -16,7 +17,15 @@ from saleor_cryptopay.models import RefundRequest  # noqa: E402
 
 from ..browser import browser, dump_dom, needs_chromium  # noqa: E402
 
-pytestmark = [needs_chromium, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    needs_chromium,
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        importlib.util.find_spec("saleor") is not None,
+        reason="with Saleor, tests/saleor/test_refund_claim_browser.py tests the page on its route",
+    ),
+]
 
 BTC = "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"
 
