@@ -49,6 +49,7 @@ def test_sent_once_with_payout_id_and_cached_balance(paid_invoice, sb, edition):
     assert payout["amount"] == 10_000 and payout["to"] == BTC
     assert str(payout["id"]) == refund.payout_id
     assert WalletBalance.objects.get().balance == Decimal("0.9999")
+    assert "icoinpay wallet: 0.9999 BTC after the last payout" in refunds_cmd()
     assert "getbalance" not in sb.request_counts()["icoinpay"]
     assert "Nothing to send." in run()
     assert len(sb.payouts()) == 1

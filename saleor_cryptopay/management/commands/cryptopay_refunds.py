@@ -82,3 +82,10 @@ class Command(BaseCommand):
             count += 1
         if not count:
             self.stdout.write("No refunds in progress.")
+        from ...models import WalletBalance
+
+        for wallet in WalletBalance.objects.order_by("currency"):
+            self.stdout.write(
+                f"{wallet.provider} wallet: {wallet.balance.normalize():f} {wallet.currency} "
+                f"after the last payout ({wallet.updated_at:%Y-%m-%d %H:%M})"
+            )
