@@ -1,10 +1,14 @@
 """The payout queue against the sandbox over HTTP: exactly once, clear
 refusals retried by staff, unknown outcomes never sent again."""
 
+import json
+import subprocess
+import sys
 import threading
 from datetime import timedelta
 from decimal import Decimal
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -182,3 +186,34 @@ def test_two_concurrent_workers_send_each_refund_once(paid_invoice, sb, edition)
     assert len({p["to"] for p in sb.payouts()}) == 1
     assert RefundRequest.objects.filter(status=S.SENT).count() == 6
     assert sb.wallet_balance() == START - 6 * 2000
+
+
+@pytest.mark.slow
+def test_two_worker_processes_send_each_refund_once(sb, tmp_path):
+    """Two processes race over one queue (a shared SQLite file here; the
+    threaded test above does the same on PostgreSQL with row locks)."""
+    root = Path(__file__).resolve().parents[2]
+    base = [sys.executable, "-m", "tests.app.payout_worker", str(tmp_path / "queue.sqlite3")]
+    base += [sb.icoinpay_base, sb.icoinpay_api_key]
+
+    def worker(*args) -> subprocess.Popen:
+        return subprocess.Popen(
+            [*base, *args], cwd=root, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+
+    assert worker("setup", "8").wait(60) == 0
+    sb.inject_fault("icoinpay", "delay", seconds=0.2, count=8, endpoint="send")
+    workers = [worker("run"), worker("run")]
+    for w in workers:
+        assert w.stdout.readline().strip() == "ready"
+    for w in workers:
+        w.stdin.write("go\n")
+        w.stdin.flush()
+    results = [json.loads(w.communicate(timeout=120)[0]) for w in workers]
+    assert all(w.returncode == 0 for w in workers)
+    sent = sorted(pk for result in results for pk, outcome in result if outcome == "sent")
+    assert sent == list(range(1, 9))
+    assert all(results)  # both workers took part
+    assert len(sb.payouts()) == 8
+    report = json.loads(worker("report").communicate(timeout=60)[0])
+    assert set(report.values()) == {"sent"}
