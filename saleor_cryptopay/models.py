@@ -1,4 +1,4 @@
-"""Invoices, the callback inbox and the nonce counter.
+"""Invoices, the callback inbox, the nonce counter, refunds and their payouts.
 
 No foreign keys into Saleor's tables: this layer does not depend on Saleor,
 and an invoice must outlive a deleted checkout or payment (the money is still
@@ -176,3 +176,139 @@ class QuotaCall(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=("key_digest", "at"), name="cryptopay_quota_key_at")]
+
+
+class RefundRequest(models.Model):
+    """Coins owed back to a shopper for one invoice: from the staff's refund
+    until the payout is sent (and recorded in Saleor)."""
+
+    class Status(models.TextChoices):
+        AWAITING_ADDRESS = "awaiting_address"  # the shopper has not claimed it yet
+        QUEUED = "queued"  # address known: the payout queue will send it
+        SENDING = "sending"  # a worker took it; committed before the provider call
+        SENT = "sent"  # coins left (payout id or a txid entered by staff)
+        FAILED = "failed"  # the provider refused clearly: fix, then retry
+        NEEDS_ATTENTION = "needs_attention"  # outcome unknown: never retried automatically
+
+    class RateSource(models.TextChoices):
+        INVOICE = "invoice"  # the rate the shopper paid at
+        CURRENT = "current"  # the provider's rate when the refund was requested
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="refunds")
+    channel_slug = models.CharField(max_length=255)
+    payment_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    order_id = models.CharField(max_length=36, null=True, blank=True, db_index=True)
+
+    amount = models.DecimalField(**MONEY)  # in the order's currency
+    currency = models.CharField(max_length=8)
+    coin = models.CharField(max_length=16)
+    crypto_amount = models.DecimalField(**CRYPTO)
+    rate = models.DecimalField(**CRYPTO)  # coins per unit of ``currency``
+    rate_source = models.CharField(max_length=16, choices=RateSource.choices)
+
+    address = models.CharField(max_length=128, blank=True, default="")
+    address_user_hash = models.CharField(max_length=128, blank=True, default="")
+    address_set_by = models.CharField(max_length=255, blank=True, default="")
+    address_set_at = models.DateTimeField(null=True, blank=True)
+
+    # the claim link: a signed token carries (pk, claim_nonce); using it
+    # clears the nonce, so the link works once
+    claim_nonce = models.CharField(max_length=64, blank=True, default="")
+    claim_expires_at = models.DateTimeField(null=True, blank=True)
+    claim_used_at = models.DateTimeField(null=True, blank=True)
+    claim_checks = models.PositiveIntegerField(default=0)  # provider address checks spent
+
+    status = models.CharField(
+        max_length=32, choices=Status.choices, default=Status.AWAITING_ADDRESS, db_index=True
+    )
+    refused_code = models.CharField(max_length=64, blank=True, default="")
+    refused_reason = models.TextField(blank=True, default="")
+    payout_id = models.CharField(max_length=128, blank=True, default="")
+    txid = models.CharField(max_length=128, blank=True, default="")
+
+    requested_by = models.CharField(max_length=255, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    sent_by = models.CharField(max_length=255, blank=True, default="")
+    # when the edition (Saleor plugin, App) recorded the sent refund on its side
+    recorded_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+
+    def __str__(self) -> str:
+        coins = f"{self.crypto_amount} {self.coin}"
+        return f"refund #{self.pk} {self.amount} {self.currency} ({coins}) {self.status}"
+
+
+class Payout(models.Model):
+    """One attempt to send a refund's coins. The row exists (``sending``,
+    committed) before the provider is called, so a crash leaves a trace."""
+
+    class Status(models.TextChoices):
+        SENDING = "sending"
+        SENT = "sent"
+        REFUSED = "refused"  # the provider answered with an error: nothing sent
+        UNKNOWN = "unknown"  # no clear answer: coins may have left
+
+    refund = models.ForeignKey(RefundRequest, on_delete=models.PROTECT, related_name="payouts")
+    provider = models.CharField(max_length=32, default="icoinpay")
+    currency = models.CharField(max_length=16)
+    amount = models.DecimalField(**CRYPTO)
+    address = models.CharField(max_length=128)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.SENDING)
+    payout_id = models.CharField(max_length=128, blank=True, default="")
+    error_code = models.CharField(max_length=64, blank=True, default="")
+    error = models.TextField(blank=True, default="")
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-started_at",)
+        constraints = [
+            # at most one attempt in flight per refund, whatever the workers do
+            models.UniqueConstraint(
+                fields=("refund",),
+                condition=models.Q(status="sending"),
+                name="cryptopay_one_payout_in_flight",
+            )
+        ]
+
+
+class WalletBalance(models.Model):
+    """The payout wallet's balance as the last ``send`` answered it (the
+    provider asks for this instead of polling getbalance)."""
+
+    provider = models.CharField(max_length=32)
+    key_digest = models.CharField(max_length=64)  # SHA-256 of the API key
+    currency = models.CharField(max_length=16)
+    balance = models.DecimalField(**CRYPTO)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=("provider", "key_digest", "currency"), name="cryptopay_one_balance"
+            )
+        ]
+
+
+class AddressCheck(models.Model):
+    """A provider's answer about an address, kept so it is asked once
+    (address, valid_result, time_checked, user_hash: the provider's advice)."""
+
+    provider = models.CharField(max_length=32)
+    currency = models.CharField(max_length=16)
+    address = models.CharField(max_length=128)
+    valid = models.BooleanField()
+    user_hash = models.CharField(max_length=128, blank=True, default="")
+    message = models.TextField(blank=True, default="")
+    checked_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=("provider", "currency", "address"), name="cryptopay_one_address_check"
+            )
+        ]

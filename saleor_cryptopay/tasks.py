@@ -15,3 +15,13 @@ def reconcile_task(channel: str | None = None, provider: str | None = None) -> l
     # (locks, captures, orders), so it says so explicitly
     with allow_writer():
         return [r.summary() for r in reconcile_all(channel=channel, provider=provider)]
+
+
+@app.task(name="saleor_cryptopay.payouts")
+def payouts_task(limit: int = 50) -> list[str]:
+    """The refund payout queue (exactly once even with several workers)."""
+    from .editions import process_payouts
+    from .plugin.compat import allow_writer
+
+    with allow_writer():
+        return [o.summary() for o in process_payouts(limit=limit)]

@@ -23,6 +23,7 @@ else:
     INSTALLED_APPS = ["django.contrib.contenttypes", "saleor_cryptopay"]
     DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
     DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+    STATIC_URL = "/static/"  # pytest-django's live server needs one
 
 # Every test talks to the sandbox with the same key: a quota shared through the
 # database would carry over from test to test. Quota tests turn it on.

@@ -8,12 +8,14 @@ from typing import Optional
 from ..lifecycle import Observation
 from ..models import Invoice
 from ..providers.coinpay_th import CoinPayThClient, Order, OrderNotFound, OrderState
+from ..providers.errors import ProviderError
 from ..providers.status import PaymentStatus
 from ..qr import payment_uri
 from .base import Created, Observed, json_safe
 
 ALL_STATUSES = (0, 1, 2, 4, 5)
 _LIST_MARGIN = timedelta(hours=1)
+RATE_BASE = Decimal(1_000_000)
 
 
 class CoinPayThBridge:
@@ -72,6 +74,14 @@ class CoinPayThBridge:
 
     def observe(self, invoice: Invoice) -> Observed:
         return self._observed(self.client.check_order(int(invoice.provider_invoice_id)))
+
+    def current_rate(self, coin: str, fiat: str) -> Decimal:
+        """Bitcoin per unit of ``fiat`` now (refunds at today's rate). Asked for
+        a million units: the answer has 8 decimals, too few for one unit."""
+        if coin.upper() != "BTC":
+            raise ProviderError(f"no {coin} rate", provider="coinpay_th", code="unsupported")
+        value, _ = self.client.price(currency=fiat, amount=RATE_BASE)
+        return value / RATE_BASE
 
     def callback_invoice_id(self, fields: dict[str, str]) -> Optional[str]:
         value = (fields.get("order_id") or "").strip()

@@ -20,18 +20,21 @@ from ..models import Invoice
 from ..providers.errors import ProviderError
 from ..providers.quota import CALLBACK, CHECKOUT
 from ..sync import open_task
-from . import payments
+from . import payments, refunds
 from .callbacks import handle_callback
 from .config import (
     CALLBACK_PATH,
+    CLAIM_PREFIX,
     COMMON_DEFAULTS,
     ORDER_CREATION_CHOICES,
+    REFUND_DEFAULTS,
     GatewaySettings,
     as_dict,
     common_structure,
     parse_positive_int,
     parse_settings,
     parse_tolerance,
+    refund_structure,
     template_error,
     url_error,
 )
@@ -40,7 +43,7 @@ from .setup_checks import check_on_save
 logger = logging.getLogger(__name__)
 
 T = ConfigurationTypeField
-COMMON_STRUCTURE = common_structure(T.STRING, T.OUTPUT)
+COMMON_STRUCTURE = {**common_structure(T.STRING, T.OUTPUT), **refund_structure(T.STRING, T.SECRET)}
 
 
 def callback_url(plugin_id: str, channel_slug: str) -> str:
@@ -154,6 +157,8 @@ class CryptoGatewayPlugin(BasePlugin):
     def refund_payment(self, payment_information: PaymentData, previous_value):
         if not self.active:
             return previous_value
+        if payment_information.order_id:  # a staff refund (not a failed checkout's)
+            return refunds.request_from_saleor(self, payment_information)
         message = (
             f"{self.PLUGIN_NAME} cannot refund through its API. A refund task was recorded: "
             "send the coins back from the provider's dashboard, then mark the order refunded."
@@ -209,6 +214,8 @@ class CryptoGatewayPlugin(BasePlugin):
     def webhook(self, request, path: str, previous_value) -> HttpResponse:
         if not self.active or not self.channel:
             return HttpResponseNotFound()
+        if path.startswith(CLAIM_PREFIX):
+            return refunds.claim_page(self, request, path[len(CLAIM_PREFIX) :].rstrip("/"))
         if path.rstrip("/") != CALLBACK_PATH:
             return HttpResponseNotFound()
         return handle_callback(
@@ -255,6 +262,7 @@ class CryptoGatewayPlugin(BasePlugin):
         if limit not in (None, "") and parse_positive_int(limit) is None:
             fail("reconcile_calls_per_run", "Enter a whole number above 0.")
         errors.update(cls.validate_provider_fields(values))
+        errors.update(refunds.config_errors(values))
         if errors:
             raise ValidationError(errors)
         check_on_save(cls, plugin_configuration)  # provider call: only once all else is valid
@@ -274,4 +282,9 @@ def structure(provider_fields: dict) -> dict:
 
 
 def defaults(provider_defaults: list[dict], base_url: str) -> list[dict]:
-    return [*provider_defaults, {"name": "api_base_url", "value": base_url}, *COMMON_DEFAULTS]
+    return [
+        *provider_defaults,
+        {"name": "api_base_url", "value": base_url},
+        *COMMON_DEFAULTS,
+        *REFUND_DEFAULTS,
+    ]

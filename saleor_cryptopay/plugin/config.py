@@ -17,6 +17,9 @@ DEFAULT_DESCRIPTION = "Payment {reference} in {channel}"
 MAX_TOLERANCE_PERCENT = Decimal(10)
 
 CALLBACK_PATH = "/callback"
+CLAIM_PREFIX = "/claim/"
+REFUND_RATES = ("invoice", "current")
+ICOINPAY_LIVE_URL = "https://icoinpay.com/api/v1"
 
 
 def common_structure(string_type: str, output_type: str) -> dict:
@@ -77,6 +80,49 @@ def common_structure(string_type: str, output_type: str) -> dict:
             "python manage.py cryptopay_check.",
         },
     }
+
+
+def refund_structure(string_type: str, secret_type: str) -> dict:
+    """Refund payouts through an iCoinPay wallet (both gateways)."""
+    return {
+        "icoinpay_api_key": {
+            "type": secret_type,
+            "label": "iCoinPay API key (refund payouts)",
+            "help_text": "Refunds are paid back from this iCoinPay wallet by a background "
+            "queue. Leave empty to track refunds and send the coins by hand.",
+        },
+        "icoinpay_api_base_url": {
+            "type": string_type,
+            "label": "iCoinPay API base URL",
+            "help_text": "Leave the default for live payouts; point it at the sandbox to test.",
+        },
+        "icoinpay_currency": {
+            "type": string_type,
+            "label": "Refund coin",
+            "help_text": "The coin refunds are paid in when the invoice does not name one "
+            "(e.g. BTC).",
+        },
+        "refund_rate": {
+            "type": string_type,
+            "label": "Refund exchange rate",
+            "help_text": "invoice (default): the rate the shopper paid at. current: the "
+            "provider's rate when the refund is made (CoinPay.in.th only).",
+        },
+        "refund_claim_days": {
+            "type": string_type,
+            "label": "Refund link lifetime (days)",
+            "help_text": "How long the shopper's refund claim link works (1-90).",
+        },
+    }
+
+
+REFUND_DEFAULTS = [
+    {"name": "icoinpay_api_key", "value": ""},
+    {"name": "icoinpay_api_base_url", "value": ICOINPAY_LIVE_URL},
+    {"name": "icoinpay_currency", "value": "BTC"},
+    {"name": "refund_rate", "value": "invoice"},
+    {"name": "refund_claim_days", "value": "14"},
+]
 
 
 COMMON_DEFAULTS = [

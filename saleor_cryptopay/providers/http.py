@@ -18,6 +18,7 @@ from typing import Any, Optional
 from urllib.parse import urlsplit
 
 import requests
+from urllib3.exceptions import NewConnectionError
 
 from .errors import ProviderError
 from .quota import CHECKOUT, CallBudget
@@ -26,6 +27,12 @@ logger = logging.getLogger("saleor_cryptopay.providers")
 
 DEFAULT_TIMEOUT = (5.0, 20.0)  # (connect, read) seconds
 USER_AGENT = "saleor-cryptopay/0.1 (+python-requests)"
+# ProviderError.code when the request provably never left this machine (no
+# connection was made): the provider cannot have acted on it
+NOT_SENT = "not_sent"
+# error codes of a call that certainly never reached the provider: refused
+# before connecting, or here (a spent budget, the shared quota, a 429 block)
+NEVER_SENT = frozenset({NOT_SENT, "dns", "tls", "budget", "quota"})
 
 
 @dataclass(frozen=True)
@@ -49,6 +56,13 @@ def parse_retry_after(value: Optional[str]) -> Optional[float]:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
+
+
+def _never_connected(exc: requests.ConnectionError) -> bool:
+    """True when the TCP connection was never made (refused, DNS): unlike a
+    connection lost mid-request, which may have reached the provider."""
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, NewConnectionError)
 
 
 def _describe_body(text: str, content_type: str) -> str:
@@ -123,6 +137,14 @@ class HttpTransport:
             response = self.session.post(
                 url, json=json_body, data=data, files=files, timeout=self.timeout, verify=True
             )
+        except requests.ConnectTimeout:
+            self._log(path, "connect timeout", started)
+            raise ProviderError(
+                "could not connect to the provider",
+                provider=self.provider,
+                retryable=True,
+                code=NOT_SENT,
+            ) from None
         except requests.Timeout:
             self._log(path, "timeout", started)
             raise ProviderError(
@@ -132,6 +154,7 @@ class HttpTransport:
                 code="timeout",
             ) from None
         except requests.exceptions.SSLError as exc:
+            # the handshake failed: no request was sent
             self._log(path, "TLS failure", started)
             raise ProviderError(
                 f"TLS failure: {tls_reason(exc)}", provider=self.provider, code="tls"
@@ -149,7 +172,8 @@ class HttpTransport:
                 "could not connect to the provider",
                 provider=self.provider,
                 retryable=True,
-                code="unreachable",
+                # refused before connecting, or lost mid-request (may have arrived)
+                code=NOT_SENT if _never_connected(exc) else "connection_lost",
             ) from None
         except requests.RequestException as exc:
             self._log(path, type(exc).__name__, started)

@@ -10,7 +10,12 @@ import threading
 from collections.abc import Sequence
 from typing import Optional
 
-from .server import DEFAULT_COINPAY24_KEY, DEFAULT_TH_CREDENTIALS, SandboxServer
+from .server import (
+    DEFAULT_COINPAY24_KEY,
+    DEFAULT_ICOINPAY_KEY,
+    DEFAULT_TH_CREDENTIALS,
+    SandboxServer,
+)
 
 
 def _th_pair(value: str) -> tuple[str, str]:
@@ -23,7 +28,7 @@ def _th_pair(value: str) -> tuple[str, str]:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="cryptopay-sandbox",
-        description="Local CoinPay24 + CoinPay.in.th sandbox (no real coins).",
+        description="Local CoinPay24 + CoinPay.in.th + iCoinPay sandbox (no real coins).",
     )
     p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 = any free)")
@@ -46,6 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=_th_pair,
         metavar="KEY:SECRET",
         help="accepted CoinPay.in.th key and secret (repeatable)",
+    )
+    p.add_argument(
+        "--icoinpay-key",
+        action="append",
+        metavar="KEY",
+        help=f"accepted iCoinPay api_key (repeatable; default {DEFAULT_ICOINPAY_KEY})",
     )
     p.add_argument("--invoice-ttl", type=float, default=1200, help="CoinPay24 invoice lifetime, s")
     p.add_argument("--order-ttl", type=float, default=900, help="CoinPay.in.th rate lock, s")
@@ -86,6 +97,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         rate_limit_per_minute=args.rate_limit or None,
         rate_limit=args.rate_limit == 0,
         public_url=args.public_url,
+        icoinpay_api_keys=tuple(args.icoinpay_key or (DEFAULT_ICOINPAY_KEY,)),
     )
     try:
         sb.start()
@@ -108,7 +120,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         f"  CoinPay.in.th base URL: {sb.coinpay_th_base}",
     ]
     lines += [f"  CoinPay.in.th key/secret: {k} / {s}" for k, s in th.items()]
-    lines.append(f"  Control API / overview: {sb.url}/_sandbox/")
+    lines += [
+        f"  iCoinPay base URL:      {sb.icoinpay_base}",
+        f"  iCoinPay api_key:       {', '.join(sb.config.icoinpay_api_keys)}",
+        f"  Control API / overview: {sb.url}/_sandbox/",
+    ]
     print("\n".join(lines), flush=True)
     try:
         while not done.wait(0.5):

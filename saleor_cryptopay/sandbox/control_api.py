@@ -85,7 +85,7 @@ def handle(sb: SandboxServer, req: Request) -> Response:
     method = req.method
 
     if not parts and method == "GET":
-        return html_response(index_page(store))
+        return html_response(index_page(store, sb.faults.pending()))
 
     # POST /_sandbox/<provider>/<invoices|orders>/<id>/<action>
     if len(parts) == 4 and parts[0] in PROVIDER_ACTIONS and method == "POST":
@@ -144,6 +144,11 @@ def handle(sb: SandboxServer, req: Request) -> Response:
                 return json_response({"error": str(exc)}, 400)
             return json_response(fault)
 
+    if parts == ["icoinpay", "payouts"] and method == "GET":
+        return json_response(sb.payouts())
+    if parts == ["icoinpay", "wallet"] and method == "POST":
+        return _wallet(sb, req.params())
+
     if parts == ["invoices"] and method == "GET":
         return json_response(sb.invoices())
     if parts == ["orders"] and method == "GET":
@@ -157,6 +162,32 @@ def handle(sb: SandboxServer, req: Request) -> Response:
         sb.advance_time(seconds)
         return json_response({"now": store.now().isoformat(), "offset": store.time_offset})
     return json_response({"error": "not found"}, 404)
+
+
+def _wallet(sb: SandboxServer, data: dict[str, Any]) -> Response:
+    unlinked = data.get("unlinked") or ()
+
+    def number(name: str) -> Any:
+        return int(data[name]) if data.get(name) not in (None, "") else None
+
+    try:
+        sb.set_wallet(
+            currency=str(data.get("currency") or "BTC"),
+            balance=number("balance"),
+            key=str(data["api_key"]) if data.get("api_key") else None,
+            send_limit=number("send_limit"),
+            unlinked=(unlinked,) if isinstance(unlinked, str) else tuple(unlinked),
+        )
+    except (TypeError, ValueError) as exc:
+        return json_response({"error": str(exc)}, 400)
+    with sb.store.lock:
+        return json_response(
+            {
+                "wallets": sb.store.wallets,
+                "send_limit": sb.store.send_limit,
+                "unlinked": sorted(sb.store.unlinked),
+            }
+        )
 
 
 def _one(store: Store, delivery_id: int) -> dict[str, Any]:

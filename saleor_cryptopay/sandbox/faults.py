@@ -3,7 +3,9 @@
 Faults model the provider's edge misbehaving (load balancer pages, timeouts,
 throttling), so they act before the request is authenticated or processed:
 a faulted call consumes no nonce and changes nothing. ``delay`` is the
-exception: it waits, then the call is processed normally.
+exception: it waits, then the call is processed normally; and the
+``ANSWER_LOST`` modes process the call for real, then lose the answer
+(cut short, connection dropped, or held past the client's timeout).
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from collections import deque
 from dataclasses import asdict, dataclass
 from typing import Any, Optional
 
-PROVIDERS = ("coinpay24", "coinpay_th")
-MODES = ("delay", "status", "html", "empty", "bad_json", "rate_limit")
+PROVIDERS = ("coinpay24", "coinpay_th", "icoinpay")
+MODES = ("delay", "status", "html", "empty", "bad_json", "rate_limit", "drop", "hang")
+# Modes that process the call for real and then lose the answer.
+ANSWER_LOST = ("bad_json", "drop", "hang")
 
 
 @dataclass

@@ -6,6 +6,7 @@ The buttons are ordinary forms POSTing to the control API with a
 
 from __future__ import annotations
 
+from decimal import Decimal
 from html import escape
 from typing import Optional
 
@@ -231,7 +232,47 @@ def order_page(store: Store, order: Order, back: str, error: Optional[str] = Non
 # index -------------------------------------------------------------------------
 
 
-def index_page(store: Store) -> str:
+def _icoinpay_section(store: Store, faults: list[dict]) -> str:
+    cfg = store.config
+    with store.lock:
+        keys = sorted(set(cfg.icoinpay_api_keys) | set(store.wallets))
+        balance_rows = "".join(
+            f"<tr><td><code>{_e(k)}</code></td><td>{_e(c)}</td>"
+            f"<td>{_e(format_amount(Decimal(u).scaleb(-8), 'BTC'))}</td></tr>"
+            for k in keys
+            for c, u in sorted(store.wallet(k).items())
+        )
+        payout_rows = "".join(
+            f"<tr><td>{p.id}</td><td>{_e(p.created_at)}</td><td><code>{_e(p.to)}</code></td>"
+            f"<td>{_e(format_amount(Decimal(p.amount).scaleb(-8), 'BTC'))} {_e(p.currency)}</td>"
+            f"<td>{_e(p.answer)}</td></tr>"
+            for p in sorted(store.payouts.values(), key=lambda p: -p.id)[:200]
+        )
+        limit = store.send_limit
+        unlinked = ", ".join(f"<code>{_e(a)}</code>" for a in sorted(store.unlinked)) or "none"
+    fault_rows = "".join(
+        f"<tr><td>{_e(f['provider'])}</td><td>{_e(f['mode'])}</td><td>{_e(f['endpoint'] or 'any')}"
+        f"</td><td>{_e(f['count'])}</td></tr>"
+        for f in faults
+    )
+    return (
+        "<h2>iCoinPay wallet</h2>"
+        f"<p>Base URL <code>{_e(cfg.base_url)}/icoinpay/api/v1</code>, api_key "
+        + ", ".join(f"<code>{_e(k)}</code>" for k in cfg.icoinpay_api_keys)
+        + f". Send limit: {_e(limit if limit is not None else 'none')} base units. "
+        f"Addresses of no user: {unlinked}.</p>"
+        "<table><tr><th>key</th><th>coin</th><th>balance</th></tr>"
+        f"{balance_rows}</table>"
+        "<h3>Payouts</h3><table><tr><th>id</th><th>at</th><th>to</th><th>amount</th>"
+        f"<th>answer</th></tr>{payout_rows}</table>"
+        '<p class="note">answer <strong>lost</strong>: the payout was made but its answer '
+        "never reached the caller (fault drop, hang or bad_json).</p>"
+        "<h2>Armed faults</h2><table><tr><th>provider</th><th>mode</th><th>endpoint</th>"
+        f"<th>left</th></tr>{fault_rows}</table>"
+    )
+
+
+def index_page(store: Store, faults: Optional[list[dict]] = None) -> str:
     cfg = store.config
     with store.lock:
         inv_rows = "".join(
@@ -260,10 +301,12 @@ def index_page(store: Store) -> str:
         '<p>JSON: <a href="/_sandbox/callbacks">callbacks</a> &middot; '
         '<a href="/_sandbox/requests">request counts</a> &middot; '
         '<a href="/_sandbox/invoices">invoices</a> &middot; '
-        '<a href="/_sandbox/orders">orders</a></p>'
+        '<a href="/_sandbox/orders">orders</a> &middot; '
+        '<a href="/_sandbox/icoinpay/payouts">iCoinPay payouts</a></p>'
         "<h2>CoinPay24 invoices</h2><table><tr><th>id</th><th>order</th><th>status</th>"
         f"<th>amount</th><th></th></tr>{inv_rows}</table>"
         "<h2>CoinPay.in.th orders</h2><table><tr><th>id</th><th>reference</th><th>status</th>"
         f"<th>amount</th><th></th></tr>{order_rows}</table>"
+        + _icoinpay_section(store, faults or [])
     )
     return layout("Sandbox", body)

@@ -13,11 +13,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Optional
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from . import coinpay24_api, coinpay_th_api, invoices, orders, pages
+from . import coinpay24_api, coinpay_th_api, icoinpay_api, invoices, orders, pages
 from .callbacks import Dispatcher
 from .control_api import final_count, list_callbacks, run_action
 from .control_api import handle as control_handle
-from .faults import Fault, FaultInjector
+from .faults import ANSWER_LOST, Fault, FaultInjector
 from .httputil import BadRequest, Request, Response, html_response, json_response, redirect
 from .quotas import KeyQuotas
 from .state import SandboxConfig, Store
@@ -27,6 +27,9 @@ log = logging.getLogger("saleor_cryptopay.sandbox")
 MAX_BODY = 10 * 1024 * 1024
 DEFAULT_COINPAY24_KEY = "sandbox-coinpay24-key"
 DEFAULT_TH_CREDENTIALS = {"sandbox-th-key": "sandbox-th-secret"}
+DEFAULT_ICOINPAY_KEY = "sandbox-icoinpay-key"
+ICOINPAY_CODES = frozenset({401, 402, 403, 404, 405, 410, 450, 456})
+DROP = 0  # Response.status that means: close the connection, answer nothing
 
 _HTML_502 = (
     "<html><head><title>502 Bad Gateway</title></head><body>"
@@ -94,6 +97,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(resp)
 
     def _send(self, resp: Response) -> None:
+        if resp.status == DROP:  # the answer is lost: the client sees the connection close
+            self.close_connection = True
+            return
         self.send_response(resp.status)
         self.send_header("Content-Type", resp.content_type)
         self.send_header("Content-Length", str(len(resp.body)))
@@ -168,6 +174,7 @@ class SandboxServer:
         rate_limit: bool = False,
         callback_timeout: float = 20.0,
         public_url: Optional[str] = None,
+        icoinpay_api_keys: tuple[str, ...] | list[str] = (DEFAULT_ICOINPAY_KEY,),
     ) -> None:
         if time_scale <= 0:
             raise ValueError("time_scale must be > 0")
@@ -184,6 +191,7 @@ class SandboxServer:
             callback_timeout=callback_timeout,
             delay=delay,
             rate_limit_per_minute=rate_limit_per_minute,
+            icoinpay_api_keys=tuple(icoinpay_api_keys),
         )
         self.store = Store(self.config, state_file)
         self.faults = FaultInjector(rate_limit_per_minute)
@@ -270,6 +278,14 @@ class SandboxServer:
         return self.url + coinpay_th_api.BASE
 
     @property
+    def icoinpay_base(self) -> str:
+        return self.url + icoinpay_api.BASE
+
+    @property
+    def icoinpay_api_key(self) -> str:
+        return self.config.icoinpay_api_keys[0]
+
+    @property
     def coinpay24_api_key(self) -> str:
         return self.config.coinpay24_api_keys[0]
 
@@ -302,6 +318,15 @@ class SandboxServer:
                 action,
                 coinpay_th_api.names(action),
                 lambda: coinpay_th_api.handle(self.store, req, sub),
+            )
+        if path.startswith(icoinpay_api.BASE + "/"):
+            sub = path[len(icoinpay_api.BASE) :]
+            method = icoinpay_api.method_of(sub) or "unknown"
+            return self._provider_call(
+                "icoinpay",
+                method,
+                icoinpay_api.names(method),
+                lambda: icoinpay_api.handle(self.store, req, sub),
             )
         if req.method in ("GET", "HEAD"):
             page = self._page(req)
@@ -351,12 +376,9 @@ class SandboxServer:
     ) -> Response:
         self.store.count_request(provider, name)
         fault = self.faults.take(provider, names)
+        if fault is not None and fault.mode in ANSWER_LOST:
+            return self._answer_lost(provider, fault, call())
         if fault is not None and fault.mode != "delay":
-            if fault.mode == "bad_json":
-                # processed for real, then the answer is cut short: what a
-                # client sees when a response is lost after the provider acted
-                real = call()
-                return Response(200, real.body[: max(1, len(real.body) // 2)], "application/json")
             return self._fault_response(provider, fault)
         retry_after = self.faults.throttle(provider)
         if retry_after is None and self.quotas is not None:
@@ -369,6 +391,18 @@ class SandboxServer:
             self._sleep(self.config.delay)
         return call()
 
+    def _answer_lost(self, provider: str, fault: Fault, real: Response) -> Response:
+        """Processed for real, then the answer is lost: what a client sees when
+        the provider acted but the response never arrived."""
+        if provider == "icoinpay":
+            icoinpay_api.mark_lost(self.store, real.body)
+        if fault.mode == "drop":
+            return Response(DROP)
+        if fault.mode == "hang":
+            self._sleep(fault.seconds)  # past the client's read timeout
+            return real
+        return Response(200, real.body[: max(1, len(real.body) // 2)], "application/json")
+
     def _sleep(self, seconds: float) -> None:
         # wakes early when the server stops, so stop() never waits on a fault
         self._stopping.wait(max(0.0, seconds))
@@ -377,6 +411,10 @@ class SandboxServer:
     def _error_body(provider: str, status: int, message: str, reason: str) -> Response:
         if provider == "coinpay24":
             body: dict[str, Any] = {"message": message, "reason": reason, "error_message": message}
+        elif provider == "icoinpay":
+            # documented codes come in the JSON of an HTTP 200, like the real API
+            http = 200 if status in ICOINPAY_CODES else status
+            return json_response({"status": status, "message": message}, http)
         else:
             body = {"success": False, "error": message}
         return json_response(body, status)
@@ -463,6 +501,34 @@ class SandboxServer:
 
     def clear_faults(self) -> None:
         self.faults.clear()
+
+    def payouts(self) -> list[dict[str, Any]]:
+        """Every iCoinPay payout carried out, oldest first."""
+        with self.store.lock:
+            return [p.public() for p in sorted(self.store.payouts.values(), key=lambda p: p.id)]
+
+    def wallet_balance(self, currency: str = "BTC", key: Optional[str] = None) -> int:
+        """A key's iCoinPay balance in base units."""
+        with self.store.lock:
+            return self.store.wallet(key or self.icoinpay_api_key).get(currency.upper(), 0)
+
+    def set_wallet(
+        self,
+        *,
+        currency: str = "BTC",
+        balance: Optional[int] = None,
+        key: Optional[str] = None,
+        send_limit: Optional[int] = None,
+        unlinked: tuple[str, ...] = (),
+    ) -> None:
+        """Set a balance (base units), the per-send limit (450 above it; 0
+        removes it), or addresses that belong to no iCoinPay user (456)."""
+        with self.store.mutate():
+            if balance is not None:
+                self.store.wallet(key or self.icoinpay_api_key)[currency.upper()] = int(balance)
+            if send_limit is not None:
+                self.store.send_limit = int(send_limit) or None
+            self.store.unlinked.update(unlinked)
 
     def advance_time(self, seconds: float) -> None:
         """Move the sandbox clock forward (expiry without waiting)."""

@@ -166,6 +166,30 @@ class Delivery(_Record):
 
 
 @dataclass
+class WalletPayout(_Record):
+    """One iCoinPay ``send`` the sandbox carried out (amount in base units)."""
+
+    id: int
+    api_key: str
+    currency: str
+    to: str
+    amount: int
+    user_hash: str
+    created_at: str
+    balance_after: int
+    answer: str = "answered"  # answered | lost (the answer never reached the client)
+
+    def public(self) -> dict[str, Any]:
+        out = self.to_dict()
+        out.pop("api_key")
+        return out
+
+
+# Every key starts with these balances (base units, coin x 10^8).
+DEFAULT_WALLET = {"BTC": 100_000_000, "LTC": 10_000_000_000, "ETH": 1_000_000_000}
+
+
+@dataclass
 class SandboxConfig:
     coinpay24_api_keys: tuple[str, ...] = ("sandbox-coinpay24-key",)
     coinpay_th_credentials: dict[str, str] = field(
@@ -178,6 +202,7 @@ class SandboxConfig:
     delay: float = 0.0
     rate_limit_per_minute: Optional[int] = None
     base_url: str = "http://127.0.0.1:8765"
+    icoinpay_api_keys: tuple[str, ...] = ("sandbox-icoinpay-key",)
 
 
 class Store:
@@ -190,7 +215,7 @@ class Store:
         self.cond = threading.Condition(self.lock)
         # ids keep growing across reset() so a stale id from an earlier test
         # can never address a new invoice
-        self.seq: dict[str, int] = {"invoice": 1000, "order": 5000, "delivery": 0}
+        self.seq: dict[str, int] = {"invoice": 1000, "order": 5000, "delivery": 0, "payout": 7000}
         self.counters: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self._clear()
 
@@ -205,6 +230,16 @@ class Store:
         self.th_addresses: dict[str, str] = {}  # standing address per key
         self.time_offset = 0.0  # seconds added to the clock (advance_time)
         self.counters.clear()
+        # iCoinPay: balances per key and coin (base units), payouts, and the
+        # addresses that belong to no iCoinPay user (all others do)
+        self.wallets: dict[str, dict[str, int]] = {}
+        self.payouts: dict[int, WalletPayout] = {}
+        self.unlinked: set[str] = set()
+        self.send_limit: Optional[int] = None  # max base units per send (450 above)
+
+    def wallet(self, key: str) -> dict[str, int]:
+        with self.lock:
+            return self.wallets.setdefault(key, dict(DEFAULT_WALLET))
 
     # -- clock ------------------------------------------------------------
     def now(self) -> datetime:
@@ -267,6 +302,10 @@ class Store:
                 "deliveries": [d.to_dict() for d in self.deliveries.values()],
                 "nonces": dict(self.nonces),
                 "th_addresses": dict(self.th_addresses),
+                "wallets": {k: dict(v) for k, v in self.wallets.items()},
+                "payouts": [p.to_dict() for p in self.payouts.values()],
+                "unlinked": sorted(self.unlinked),
+                "send_limit": self.send_limit,
             }
 
     def save(self) -> None:
@@ -312,6 +351,12 @@ class Store:
                 self.deliveries[d.id] = d
             self.nonces = {k: int(v) for k, v in data.get("nonces", {}).items()}
             self.th_addresses = dict(data.get("th_addresses", {}))
+            self.wallets = {k: dict(v) for k, v in data.get("wallets", {}).items()}
+            for raw in data.get("payouts", []):
+                payout = WalletPayout.from_dict(raw)
+                self.payouts[payout.id] = payout
+            self.unlinked = set(data.get("unlinked", []))
+            self.send_limit = data.get("send_limit")
         log.info(
             "loaded %s: %d invoices, %d orders, %d deliveries",
             self.state_file,

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from ..providers import coinpay24, coinpay_th
 from ..providers.errors import ProviderError
+from ..providers.http import NOT_SENT
 from .findings import Finding, Level, redact
 
 logger = logging.getLogger(__name__)
@@ -153,7 +154,7 @@ def _finding(check: CredentialCheck, exc: ProviderError, host: str, said: str) -
             f"The host of {host} does not resolve (DNS): {check.name} is unreachable there.",
             f"Check the API base URL for typos. {live}",
         )
-    if exc.code in ("unreachable", "timeout"):
+    if exc.code in (NOT_SENT, "connection_lost", "timeout"):
         return Finding(
             Level.WARNING,
             "api_base_url",

@@ -28,3 +28,10 @@ def th(sb):
     return CoinPayThClient(
         sb.coinpay_th_key, sb.coinpay_th_secret, base_url=sb.coinpay_th_base, timeout=(2, 2)
     )
+
+
+@pytest.fixture
+def icp(sb):
+    from saleor_cryptopay.providers.icoinpay import ICoinPayClient
+
+    return ICoinPayClient(sb.icoinpay_api_key, base_url=sb.icoinpay_base, timeout=(2, 2))

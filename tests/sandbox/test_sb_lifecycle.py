@@ -109,6 +109,7 @@ def test_python_m_runs_and_stops_on_sigterm() -> None:
         text = "".join(lines)
         assert "/coinpay24/v1" in text and "/coinpay_th/api" in text
         assert "sandbox-coinpay24-key" in text and "sandbox-th-key / sandbox-th-secret" in text
+        assert "/icoinpay/api/v1" in text and "sandbox-icoinpay-key" in text
         url = lines[0].split(" at ")[1].split()[0]
         assert requests.get(url + "/_sandbox/requests", timeout=5).json() == {}
         proc.send_signal(signal.SIGTERM)

@@ -1,0 +1,54 @@
+"""Headless Chromium for the page tests: the Debian ``chromium`` and
+``chromium-driver`` packages driven by selenium (nothing is downloaded).
+JavaScript is switched off: the pages must work without it."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from contextlib import contextmanager
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+
+needs_chromium = pytest.mark.skipif(
+    not (CHROMIUM and CHROMEDRIVER),
+    reason="needs Chromium (apt-get install -y chromium chromium-driver)",
+)
+
+
+def dump_dom(url: str) -> str:
+    """The DOM Chromium builds for ``url`` (``--dump-dom``)."""
+    assert CHROMIUM
+    result = subprocess.run(
+        [CHROMIUM, *FLAGS, "--dump-dom", url],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=True,
+    )
+    return result.stdout
+
+
+@contextmanager
+def browser():
+    """A selenium-driven headless Chromium with JavaScript disabled."""
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in FLAGS:
+        options.add_argument(flag)
+    options.add_experimental_option(
+        "prefs", {"profile.managed_default_content_settings.javascript": 2}
+    )
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(60)
+    try:
+        yield driver
+    finally:
+        driver.quit()
