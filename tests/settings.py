@@ -20,6 +20,10 @@ if SALEOR_AVAILABLE:
 else:
     SECRET_KEY = "tests-only"  # noqa: S105
     USE_TZ = True
-    INSTALLED_APPS = ["django.contrib.contenttypes", "saleor_cryptopay"]
+    INSTALLED_APPS = ["django.contrib.contenttypes", "saleor_cryptopay", "saleor_cryptopay.app"]
     DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
     DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+    # the App edition (saleor_cryptopay.app) runs its tests here, Saleor-free
+    APP_URL = "http://127.0.0.1:9"  # tests point it at their live server
+    CRYPTOPAY_APP_SECRET_KEYS = ["3q2-7xHcWZ0ubdMlJdC1wWIbAn3ct6Zs1y0B5mF5o8s="]
+    ALLOWED_SALEOR_URLS: list = []
