@@ -20,7 +20,7 @@ from ..bridges.base import Created, Observed, ProviderBridge, json_safe
 from ..gateway_config import render
 from ..lifecycle import CHARGED, CLOSED
 from ..models import Invoice
-from ..money import quantize
+from ..money import format_amount, quantize
 from ..providers.errors import ProviderError
 from ..providers.status import PaymentStatus
 from ..sync import ALREADY_PROCESSED, lock_invoice, refresh_invoice
@@ -152,7 +152,7 @@ def session_answer(invoice: Invoice, message: str = "") -> dict[str, Any]:
     status = invoice.payment_status
     answer: dict[str, Any] = {
         "pspReference": invoice.provider_invoice_id,
-        "amount": str(invoice.amount),  # required on 3.20
+        "amount": format_amount(invoice.amount, invoice.currency),  # required on 3.20
         "data": contract(invoice),
     }
     if status in CHARGED or status is PaymentStatus.REFUNDED:

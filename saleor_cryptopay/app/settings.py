@@ -16,6 +16,7 @@ import secrets
 from urllib.parse import urlsplit
 
 import dj_database_url
+import django
 
 APP_URL = os.environ.get("APP_URL", "http://127.0.0.1:8080").rstrip("/")
 CRYPTOPAY_APP_SECRET_KEYS = [
@@ -42,6 +43,13 @@ DATABASES = {
         default="sqlite:///" + os.path.abspath("cryptopay-app.sqlite3"), conn_max_age=60
     )
 }
+if DATABASES["default"]["ENGINE"].endswith("sqlite3") and django.VERSION >= (5, 1):
+    # writers take the lock at BEGIN: a sync holding the invoice is never
+    # upgraded mid-transaction into "database is locked" (SQLite has no
+    # SELECT … FOR UPDATE); waits up to 20 s for another writer
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"transaction_mode": "IMMEDIATE", "timeout": 20}
+    )
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 LOGGING = {
     "version": 1,

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..models import Invoice
+from ..money import format_amount
 
 
 def contract(invoice: Invoice) -> dict[str, Any]:
@@ -16,7 +17,7 @@ def contract(invoice: Invoice) -> dict[str, Any]:
         "invoice_id": invoice.provider_invoice_id,
         "status": invoice.status,
         "payment_url": invoice.payment_url or None,
-        "amount": str(invoice.amount),
+        "amount": format_amount(invoice.amount, invoice.currency),
         "currency": invoice.currency,
         "pay_amount": format(invoice.pay_amount, "f") if invoice.pay_amount is not None else None,
         "pay_currency": invoice.pay_currency or None,
