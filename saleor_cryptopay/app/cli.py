@@ -25,7 +25,9 @@ SECRET_OPTIONS = sorted({f for fields in SECRET_FIELDS.values() for f in fields}
 
 
 def _setup() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", SETTINGS)
+    # the App is its own project: a DJANGO_SETTINGS_MODULE left in the shell
+    # (a Saleor's, say) must not decide; CRYPTOPAY_APP_SETTINGS may
+    os.environ["DJANGO_SETTINGS_MODULE"] = os.environ.get("CRYPTOPAY_APP_SETTINGS") or SETTINGS
     import django
 
     django.setup()

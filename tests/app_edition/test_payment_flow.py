@@ -8,6 +8,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
+import pytest
 import requests
 
 from saleor_cryptopay.app import outbox
@@ -300,3 +301,25 @@ def test_outbox_flush_skips_nothing_and_sends_in_order(configure, hook, sb, sale
         "Report",
         "Complete",
     ]
+
+
+def test_celery_task_reconciles(configure, hook, sb, saleor, settings):
+    """The optional Celery task runs the same reconciliation (run eagerly here)."""
+    pytest.importorskip("celery")
+    import os
+
+    os.environ["CRYPTOPAY_APP_SETTINGS"] = "tests.settings"
+    try:
+        from saleor_cryptopay.app import worker
+    finally:
+        del os.environ["CRYPTOPAY_APP_SETTINGS"]
+    assert "cryptopay-app-reconcile" in worker.app.conf.beat_schedule
+    config = configure()
+    _, answer = start(hook)
+    config.callback_key = "gone"
+    config.save()
+    sb.act("coinpay24", answer["pspReference"], "pay")
+    worker.app.conf.task_always_eager = True
+    lines = worker.reconcile.delay(channel="main").get()
+    assert any("CHARGE_SUCCESS reported" in line for line in lines)
+    assert Invoice.objects.get().status == "paid"
