@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Optional
 
@@ -26,19 +25,10 @@ from ..providers.status import PaymentStatus
 from ..sync import ALREADY_PROCESSED, lock_invoice, refresh_invoice
 from . import outbox
 from .models import ChannelConfiguration, Installation
+from .payloads import Source
 from .storefront import contract
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Source:
-    """The checkout or order a transaction pays (from the webhook's sourceObject)."""
-
-    type_name: str  # "Checkout" or "Order"
-    pk: str  # the uuid inside the global id
-    channel_slug: str
-    currency: str
 
 
 def _fill(invoice: Invoice, created: Created) -> None:

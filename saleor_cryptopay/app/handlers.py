@@ -9,31 +9,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from decimal import Decimal
-from typing import Any, Optional
+from typing import Any
 
 from django.db import transaction
 
 from ..gateway_config import PROVIDER_NAMES, url_error
-from ..money import MoneyError, to_decimal
 from ..providers.errors import ProviderError
 from ..sync import open_task
 from . import flow
 from .models import ChannelConfiguration, Installation
-from .saleor_api import from_global_id
+from .payloads import Payload, action, source, storefront_data, transaction_id
 
 logger = logging.getLogger(__name__)
-
-Payload = dict[str, Any]
-
-
-def _source(payload: Payload) -> Optional[flow.Source]:
-    obj = payload.get("sourceObject") or {}
-    type_name, pk = from_global_id(str(obj.get("id") or ""))
-    channel = obj.get("channel") or {}
-    if type_name not in ("Checkout", "Order") or not channel.get("slug"):
-        return None
-    return flow.Source(type_name, pk, str(channel["slug"]), str(channel.get("currencyCode") or ""))
 
 
 def _configs(installation: Installation, channel_slug: str, currency: str):
@@ -45,31 +32,22 @@ def _configs(installation: Installation, channel_slug: str, currency: str):
 
 def gateway_initialize(installation: Installation, payload: Payload) -> dict[str, Any]:
     """Which providers the storefront may pick in ``paymentGateway.data.provider``."""
-    source = _source(payload)
-    if source is None:
+    src = source(payload)
+    if src is None:
         return {"data": {"providers": []}}
-    configs = _configs(installation, source.channel_slug, source.currency.upper())
+    configs = _configs(installation, src.channel_slug, src.currency.upper())
     providers = [{"id": c.provider, "name": c.provider_name} for c in configs]
     return {"data": {"providers": providers}}
 
 
-def _action(payload: Payload) -> tuple[Optional[Decimal], str]:
-    action = payload.get("action") or {}
-    currency = str(action.get("currency") or "").upper()
-    try:
-        return to_decimal(action.get("amount")), currency
-    except MoneyError:
-        return None, currency
-
-
 def transaction_initialize(installation: Installation, payload: Payload) -> dict[str, Any]:
-    amount, currency = _action(payload)
-    transaction_id = str((payload.get("transaction") or {}).get("id") or "")
-    source = _source(payload)
-    if amount is None or amount <= 0 or not currency or not transaction_id or source is None:
+    amount, currency = action(payload)
+    txn = transaction_id(payload)
+    src = source(payload)
+    if amount is None or amount <= 0 or not currency or not txn or src is None:
         return flow.failure(amount, "The payment request is incomplete.")
-    data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
-    configs = _configs(installation, source.channel_slug, currency)
+    data = storefront_data(payload)
+    configs = _configs(installation, src.channel_slug, currency)
     wanted = str(data.get("provider") or "")
     if not wanted and len(configs) == 1:
         wanted = configs[0].provider
@@ -87,8 +65,8 @@ def transaction_initialize(installation: Installation, payload: Payload) -> dict
     try:
         invoice = flow.open_invoice(
             config,
-            transaction_id=transaction_id,
-            source=source,
+            transaction_id=txn,
+            source=src,
             amount=amount,
             currency=currency,
             return_url=return_url,
@@ -101,9 +79,8 @@ def transaction_initialize(installation: Installation, payload: Payload) -> dict
 
 def transaction_process(installation: Installation, payload: Payload) -> dict[str, Any]:
     """The storefront is back: ask the provider (the callback may not have come)."""
-    amount, _ = _action(payload)
-    transaction_id = str((payload.get("transaction") or {}).get("id") or "")
-    invoice = flow.transaction_invoice(installation, transaction_id)
+    amount, _ = action(payload)
+    invoice = flow.transaction_invoice(installation, transaction_id(payload))
     if invoice is None:
         return flow.failure(amount, "No crypto invoice belongs to this transaction.")
     config = ChannelConfiguration.objects.filter(
@@ -123,7 +100,7 @@ def transaction_process(installation: Installation, payload: Payload) -> dict[st
 
 def _staff_request(kind: str, result: str, explanation: str) -> Callable[..., dict[str, Any]]:
     def handler(installation: Installation, payload: Payload) -> dict[str, Any]:
-        amount, currency = _action(payload)
+        amount, currency = action(payload)
         txn = payload.get("transaction") or {}
         invoice = flow.transaction_invoice(installation, str(txn.get("id") or ""))
         provider = PROVIDER_NAMES.get(invoice.provider, "The provider") if invoice else "Crypto"

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timedelta
-from typing import Any, Optional
+from datetime import timedelta
+from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
@@ -22,6 +22,7 @@ from .handlers import HANDLERS
 from .jws import verify_signature
 from .manifest import EVENT_BY_SLUG
 from .models import Installation
+from .payloads import issued_at
 from .saleor_api import normalise_api_url
 
 logger = logging.getLogger(__name__)
@@ -34,14 +35,6 @@ class Refused(Exception):
     def __init__(self, status: int, reason: str) -> None:
         super().__init__(reason)
         self.status = status
-
-
-def _issued_at(payload: dict) -> Optional[datetime]:
-    try:
-        value = datetime.fromisoformat(str(payload.get("issuedAt") or ""))
-    except ValueError:
-        return None
-    return value if value.tzinfo else None
 
 
 def authenticate(request: HttpRequest, event: str) -> tuple[Installation, dict[str, Any]]:
@@ -67,7 +60,7 @@ def authenticate(request: HttpRequest, event: str) -> tuple[Installation, dict[s
         raise Refused(400, "body is not an object")
     if ((payload.get("recipient") or {}).get("id")) != installation.app_id:
         raise Refused(403, "addressed to another app")
-    issued = _issued_at(payload)
+    issued = issued_at(payload)
     now = timezone.now()
     if issued is None or not (now - MAX_AGE <= issued <= now + MAX_SKEW):
         raise Refused(401, "stale or undated payload")
