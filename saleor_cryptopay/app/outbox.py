@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from contextlib import nullcontext
 from typing import Optional
 
 from django.db import connection, transaction
@@ -79,35 +78,42 @@ def flush(
 
 
 def send(pk: int) -> str:
-    guard = _SQLITE_SENDER if connection.vendor == "sqlite" else nullcontext()
-    with guard, transaction.atomic():
-        # a concurrent sender holds the row: it is theirs to send
-        row = (
-            OutboxReport.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("installation", "invoice")
-            .filter(pk=pk, done_at=None)
-            .first()
-        )
-        if row is None:
-            return ""
-        if row.kind == OutboxReport.COMPLETE and _earlier_pending(row):
-            return ""  # the charge must reach Saleor first
-        row.attempts += 1
-        row.last_attempt_at = timezone.now()
-        try:
-            result = _deliver(row)
-        except SaleorUnavailable as exc:
-            row.last_error = str(exc)[:2000]
-            row.save(update_fields=["attempts", "last_attempt_at", "last_error"])
-            logger.warning("cryptopay-app: report %s kept for retry: %s", row, exc)
-            return f"kept {row}: {exc}"
-        except SaleorRefused as exc:
-            return _refused(row, exc)
-        row.done_at = timezone.now()
-        row.result = result[:2000]
-        row.last_error = ""
-        row.save(update_fields=["attempts", "last_attempt_at", "last_error", "done_at", "result"])
-        return f"sent {row}: {result}"
+    """Send one report unless another sender holds it. On PostgreSQL the row
+    stays locked (SKIP LOCKED for the others) while Saleor is called; SQLite
+    means one process, where a thread lock does that without holding the
+    database's single write lock through a slow call to Saleor."""
+    if connection.vendor == "sqlite":
+        with _SQLITE_SENDER:
+            return _send(pk, lock=False)
+    with transaction.atomic():
+        return _send(pk, lock=True)
+
+
+def _send(pk: int, *, lock: bool) -> str:
+    rows = OutboxReport.objects.select_related("installation", "invoice")
+    if lock:
+        rows = rows.select_for_update(skip_locked=True, of=("self",))
+    row = rows.filter(pk=pk, done_at=None).first()
+    if row is None:
+        return ""
+    if row.kind == OutboxReport.COMPLETE and _earlier_pending(row):
+        return ""  # the charge must reach Saleor first
+    row.attempts += 1
+    row.last_attempt_at = timezone.now()
+    try:
+        result = _deliver(row)
+    except SaleorUnavailable as exc:
+        row.last_error = str(exc)[:2000]
+        row.save(update_fields=["attempts", "last_attempt_at", "last_error"])
+        logger.warning("cryptopay-app: report %s kept for retry: %s", row, exc)
+        return f"kept {row}: {exc}"
+    except SaleorRefused as exc:
+        return _refused(row, exc)
+    row.done_at = timezone.now()
+    row.result = result[:2000]
+    row.last_error = ""
+    row.save(update_fields=["attempts", "last_attempt_at", "last_error", "done_at", "result"])
+    return f"sent {row}: {result}"
 
 
 def _earlier_pending(row: OutboxReport) -> bool:
