@@ -16,8 +16,8 @@ from django.db import transaction
 from ..gateway_config import PROVIDER_NAMES, url_error
 from ..providers.errors import ProviderError
 from ..sync import open_task
-from . import flow
-from .models import ChannelConfiguration, Installation
+from . import flow, outbox
+from .models import ChannelConfiguration, Installation, OutboxReport
 from .payloads import Payload, action, source, storefront_data, transaction_id
 
 logger = logging.getLogger(__name__)
@@ -89,12 +89,13 @@ def transaction_process(installation: Installation, payload: Payload) -> dict[st
     message = ""
     if config is not None:
         try:
-            # the outbox keeps the reports; they are sent after this answer
-            # (by the next callback or reconciliation), never while Saleor waits
             flow.sync_invoice(invoice.pk, config)
         except ProviderError as exc:
             message = flow.provider_error_message(config.provider_name, exc)
         invoice.refresh_from_db()
+        if OutboxReport.objects.filter(invoice=invoice, done_at=None).exists():
+            # the charge and checkoutComplete go out once Saleor has this answer
+            outbox.flush_later(invoice.pk)
     return flow.session_answer(invoice, message)
 
 

@@ -14,7 +14,7 @@ import logging
 import threading
 from typing import Optional
 
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from ..lifecycle import Action, Decision
@@ -75,6 +75,23 @@ def flush(
     if invoice is not None:
         pending = pending.filter(invoice=invoice)
     return [line for pk in pending.values_list("pk", flat=True) if (line := send(pk))]
+
+
+def flush_later(invoice_pk: int, delay: float = 2.0) -> None:
+    """Send an invoice's pending reports shortly after a session webhook has
+    been answered: never while Saleor is waiting for that answer."""
+
+    def run() -> None:
+        try:
+            flush(invoice=Invoice(pk=invoice_pk))
+        except Exception:  # the rows stay; reconciliation sends them
+            logger.exception("cryptopay-app: deferred report for invoice %s failed", invoice_pk)
+        finally:
+            connections.close_all()
+
+    timer = threading.Timer(delay, run)
+    timer.daemon = True
+    timer.start()
 
 
 def send(pk: int) -> str:

@@ -188,6 +188,19 @@ def test_missed_callback_is_recovered_by_reconcile(configure, hook, sb, saleor, 
     assert len(saleor.completions()) == 1
 
 
+def test_process_session_finds_the_payment_and_completes_the_checkout(configure, hook, sb, saleor):
+    """The callback never came; the shopper's return is what finds the money."""
+    config = configure()
+    txn, answer = start(hook)
+    config.callback_key = "gone"
+    config.save()
+    sb.act("coinpay24", answer["pspReference"], "pay")
+    assert process(hook, txn)["result"] == "CHARGE_SUCCESS"
+    assert not saleor.reports()  # nothing sent while Saleor waits for the answer
+    wait_for(lambda: saleor.completions())
+    assert [r["type"] for r in saleor.reports()] == ["CHARGE_SUCCESS"]
+
+
 def test_expired_invoice_reports_charge_failure(configure, hook, sb, saleor):
     configure()
     txn, answer = start(hook)
