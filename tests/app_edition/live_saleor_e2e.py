@@ -138,9 +138,9 @@ GATEWAY_INIT = """mutation($id: ID!) { paymentGatewayInitialize(id: $id, payment
 TXN_INIT = """mutation($id: ID!, $data: JSON) { transactionInitialize(id: $id,
     paymentGateway: {id: "saleor.cryptopay", data: $data}) {
     transaction { id pspReference } transactionEvent { type message } data errors { field code message } } }"""
-ORDERS = """query($search: String) { orders(first: 5, filter: {search: $search}) { edges { node {
+ORDER_OF = """query($id: ID!) { transaction(id: $id) { order {
     id number checkoutId chargeStatus totalCharged { amount } total { gross { amount } }
-    transactions { pspReference chargedAmount { amount } events { type pspReference } } } } } }"""
+    transactions { pspReference chargedAmount { amount } events { type pspReference } } } } }"""
 
 
 def checkout(saleor: Saleor, channel: str, variant: str) -> tuple[str, float]:
@@ -154,9 +154,10 @@ def checkout(saleor: Saleor, channel: str, variant: str) -> tuple[str, float]:
     return cid, data["checkout"]["totalPrice"]["gross"]["amount"]
 
 
-def orders_for(saleor: Saleor, checkout_id: str) -> list[dict]:
-    edges = saleor.staff(ORDERS, search=None)["orders"]["edges"]
-    return [e["node"] for e in edges if e["node"]["checkoutId"] == checkout_id]
+def orders_for(saleor: Saleor, transaction_id: str) -> list[dict]:
+    """The order the transaction belongs to (staff, HANDLE_PAYMENTS), as a list."""
+    order = (saleor.staff(ORDER_OF, id=transaction_id)["transaction"] or {}).get("order")
+    return [order] if order else []
 
 
 def main() -> int:
@@ -184,6 +185,13 @@ def run(saleor: Saleor, app: AppProcess, sb: SandboxServer, args) -> None:
         "mutation($e: String!, $p: String!) { tokenCreate(email: $e, password: $p) { token } }",
         e=args.email, p=args.password,
     )["tokenCreate"]["token"]  # fmt: skip
+    def installed():
+        apps = saleor.staff('{ apps(first: 50) { edges { node { id identifier isActive } } } }')
+        found = [e["node"] for e in apps["apps"]["edges"] if e["node"]["identifier"] == "saleor.cryptopay"]
+        return found[0] if found else None
+
+    while old := installed():  # from an earlier run: the identifier is unique
+        saleor.staff("mutation($id: ID!) { appDelete(id: $id) { errors { message } } }", id=old["id"])
     step("staff token ok; installing the App with appInstall")
     t0 = time.monotonic()
     data = saleor.staff(
@@ -193,12 +201,6 @@ def run(saleor: Saleor, app: AppProcess, sb: SandboxServer, args) -> None:
         url=f"{app.url}/api/manifest",
     )["appInstall"]
     assert not data["errors"], data["errors"]
-
-    def installed():
-        apps = saleor.staff('{ apps(first: 20) { edges { node { id identifier isActive } } } }')
-        found = [e["node"] for e in apps["apps"]["edges"] if e["node"]["identifier"] == "saleor.cryptopay"]
-        return found[0] if found else None
-
     app_node = wait_for(installed, 60, "the App to be installed")
     step(f"installed in {time.monotonic() - t0:.1f}s: {app_node}")
 
@@ -226,14 +228,14 @@ def run(saleor: Saleor, app: AppProcess, sb: SandboxServer, args) -> None:
     assert not init["errors"], init["errors"]
     step(f"transactionInitialize: {init['transactionEvent']} psp={init['transaction']['pspReference']}")
     assert init["transactionEvent"]["type"] == "CHARGE_ACTION_REQUIRED"
-    psp = init["transaction"]["pspReference"]
+    psp, txn = init["transaction"]["pspReference"], init["transaction"]["id"]
     assert init["data"]["invoice_id"] == psp and init["data"]["payment_url"]
     t0 = time.monotonic()
     sb.act("coinpay24", psp, "pay")
-    orders = wait_for(lambda: orders_for(saleor, cid), 60, "the order")
+    orders = wait_for(lambda: orders_for(saleor, txn), 60, "the order")
     step(f"callback → order in {time.monotonic() - t0:.2f}s: {orders}")
     assert len(orders) == 1 and orders[0]["chargeStatus"] == "FULL"
-    assert orders[0]["totalCharged"]["amount"] == total
+    assert orders[0]["totalCharged"]["amount"] == total and orders[0]["checkoutId"] == cid
     counts = sb.request_counts()["coinpay24"]
     step(f"provider calls for this checkout: {counts}")
 
@@ -245,27 +247,29 @@ def run(saleor: Saleor, app: AppProcess, sb: SandboxServer, args) -> None:
             lambda _: requests.post(callback_url, data=delivery["fields"], timeout=60).status_code,
             range(20),
         ))  # fmt: skip
-    forged = requests.post(
-        callback_url, data={**delivery["fields"], "verify_hash": "0" * 64}, timeout=30
-    )
-    orders = orders_for(saleor, cid)
-    step(f"20 duplicates answered {sorted(set(codes))}, forged: {forged.text[:60]!r}")
+    orders = orders_for(saleor, txn)
+    step(f"20 duplicates answered {sorted(set(codes))}")
     assert len(orders) == 1 and orders[0]["totalCharged"]["amount"] == total
     charges = [e for t in orders[0]["transactions"] for e in t["events"] if e["type"] == "CHARGE_SUCCESS"]
     step(f"CHARGE_SUCCESS events on the order: {len(charges)}")
     assert len(charges) == 1
 
     # -- 3. a callback missed while the App was down -----------------------
-    cid2, total2 = checkout(saleor, args.channel, variant_id)
+    cid2, _ = checkout(saleor, args.channel, variant_id)
     init2 = saleor.gql(TXN_INIT, id=cid2, data={"provider": "coinpay24"})["transactionInitialize"]
-    psp2 = init2["transaction"]["pspReference"]
+    psp2, txn2 = init2["transaction"]["pspReference"], init2["transaction"]["id"]
+    forged = {**delivery["fields"], "id": psp2, "verify_hash": "0" * 64}
+    forged.pop("txn_id", None)
+    answer = requests.post(callback_url, data=forged, timeout=30).text
+    step(f"forged 'paid' callback for the open invoice {psp2}: {answer[:60]!r}")
+    assert answer.startswith("rejected") and not orders_for(saleor, txn2)
     app.stop()
     sb.act("coinpay24", psp2, "pay")
     time.sleep(1)
-    assert not orders_for(saleor, cid2)
+    assert not orders_for(saleor, txn2)
     step("paid while the App was down; running cryptopay-app reconcile")
     print(app.cli("reconcile"))
-    orders2 = wait_for(lambda: orders_for(saleor, cid2), 60, "the reconciled order")
+    orders2 = wait_for(lambda: orders_for(saleor, txn2), 60, "the reconciled order")
     step(f"reconciled order: {orders2}")
     assert len(orders2) == 1 and orders2[0]["chargeStatus"] == "FULL"
     app.start()
