@@ -31,6 +31,10 @@ class Invoice(models.Model):
     payment_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     checkout_token = models.CharField(max_length=36, null=True, blank=True, db_index=True)
     order_id = models.CharField(max_length=36, null=True, blank=True, db_index=True)
+    # App edition (Transactions API): the Saleor instance and its TransactionItem
+    # (global id); the plugin edition leaves both empty and uses payment_id
+    saleor_api_url = models.CharField(max_length=255, null=True, blank=True)
+    transaction_id = models.CharField(max_length=255, null=True, blank=True)
 
     amount = models.DecimalField(**MONEY)
     currency = models.CharField(max_length=8)
@@ -60,7 +64,13 @@ class Invoice(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=("provider", "provider_invoice_id"), name="cryptopay_unique_provider_invoice"
-            )
+            ),
+            # one invoice per Saleor transaction: a retried initialize reuses it
+            models.UniqueConstraint(
+                fields=("saleor_api_url", "transaction_id"),
+                condition=models.Q(transaction_id__isnull=False),
+                name="cryptopay_one_invoice_per_transaction",
+            ),
         ]
         indexes = [models.Index(fields=("provider", "status"), name="cryptopay_provider_status")]
 

@@ -7,15 +7,18 @@ on the same invoice at once.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
+from typing import Optional
 
 from django.db.models import Q
 from django.utils import timezone
 
-from .bridges.base import Observed
+from .bridges.base import Observed, ProviderBridge
 from .lifecycle import CHARGED, CLOSED, Action, Decision, Expected, Flag, decide
 from .models import Invoice, StaffTask
+from .providers.status import PaymentStatus
 
 ATTENTION = {
     Flag.PAID_LATE: "Paid after the invoice had expired or was replaced: check stock and total.",
@@ -90,3 +93,35 @@ def open_task(invoice: Invoice, kind: str, message: str) -> StaffTask:
         invoice=invoice, kind=kind, resolved_at=None, defaults={"message": message}
     )
     return task
+
+
+FINAL = CHARGED | {PaymentStatus.REFUNDED}
+ALREADY_PROCESSED = "already processed"
+
+
+class CallbackRejected(Exception):
+    """The provider did not confirm it sent the callback."""
+
+
+def refresh_invoice(
+    invoice: Invoice,
+    bridge: ProviderBridge,
+    tolerance: Decimal,
+    *,
+    observed: Optional[Observed] = None,
+    skip_if_final: bool = True,
+    verify: Optional[Callable[[], bool]] = None,
+) -> Optional[Decision]:
+    """The edition-free middle of a sync: with ``invoice`` locked by the
+    caller, verify (if asked), re-read the provider and decide. None when the
+    invoice is already final (nothing asked of the provider). Raises
+    ``CallbackRejected`` and ``ProviderError``. The plugin's
+    ``payments.sync_invoice`` does the same between its Saleor locks and effects."""
+    status = invoice.payment_status
+    if status is PaymentStatus.REFUNDED or (skip_if_final and status in FINAL):
+        return None
+    if verify is not None and not verify():
+        raise CallbackRejected()
+    if observed is None:
+        observed = bridge.observe(invoice)
+    return apply_observation(invoice, observed, tolerance)

@@ -6,6 +6,10 @@ runs this package's Django layer alone and the Saleor-side tests skip.
 """
 
 import importlib.util
+import os
+import tempfile
+
+import django
 
 SALEOR_AVAILABLE = importlib.util.find_spec("saleor") is not None
 
@@ -20,10 +24,28 @@ if SALEOR_AVAILABLE:
 else:
     SECRET_KEY = "tests-only"  # noqa: S105
     USE_TZ = True
-    INSTALLED_APPS = ["django.contrib.contenttypes", "saleor_cryptopay"]
-    DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+    INSTALLED_APPS = ["django.contrib.contenttypes", "saleor_cryptopay", "saleor_cryptopay.app"]
+    # a file, not :memory:: the App edition's tests serve the App from
+    # another thread, which needs a connection of its own (a shared in-memory
+    # connection breaks under concurrent requests); IMMEDIATE transactions
+    # serialise writers as the App's own SQLite setup does
+    _DB_FILE = os.path.join(tempfile.gettempdir(), f"cryptopay-tests-{os.getpid()}.sqlite3")
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": _DB_FILE,
+            "TEST": {"NAME": _DB_FILE},
+            "OPTIONS": {"timeout": 20},
+        }
+    }
+    if django.VERSION >= (5, 1):
+        DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
     DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-    STATIC_URL = "/static/"  # pytest-django's live server needs one
+    # the App edition (saleor_cryptopay.app) runs its tests here, Saleor-free
+    APP_URL = "http://127.0.0.1:9"  # tests point it at their live server
+    CRYPTOPAY_APP_SECRET_KEYS = ["3q2-7xHcWZ0ubdMlJdC1wWIbAn3ct6Zs1y0B5mF5o8s="]
+    ALLOWED_SALEOR_URLS: list = []
+    STATIC_URL = "/static/"  # the live server needs one
 
 # Every test talks to the sandbox with the same key: a quota shared through the
 # database would carry over from test to test. Quota tests turn it on.

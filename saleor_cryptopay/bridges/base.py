@@ -65,6 +65,9 @@ class ProviderBridge(Protocol):
 
     def callback_invoice_id(self, fields: dict[str, str]) -> Optional[str]: ...
 
+    def claimed_state(self, fields: dict[str, str]) -> Optional[str]:
+        """What the callback claims: "charged", "refunded" or None (never acted on)."""
+
     def verify_callback(self, pairs: list[tuple[str, str]]) -> bool:
         """May call the provider; raises ProviderError when it cannot tell."""
 

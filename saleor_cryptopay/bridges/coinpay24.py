@@ -69,6 +69,12 @@ class CoinPay24Bridge:
     def callback_invoice_id(self, fields: dict[str, str]) -> Optional[str]:
         return (fields.get("txn_id") or fields.get("id") or "").strip() or None
 
+    def claimed_state(self, fields: dict[str, str]) -> Optional[str]:
+        """What the callback claims ("charged", "refunded" or None): used only
+        to skip repeats of a final state, never to act."""
+        status = (fields.get("status") or "").strip().lower()
+        return {"paid": "charged", "completed": "charged", "refunded": "refunded"}.get(status)
+
     def verify_callback(self, pairs: list[tuple[str, str]]) -> bool:
         return self.client.verify_callback(pairs)
 

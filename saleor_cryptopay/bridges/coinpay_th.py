@@ -87,6 +87,11 @@ class CoinPayThBridge:
         value = (fields.get("order_id") or "").strip()
         return value if value.isdigit() else None
 
+    def claimed_state(self, fields: dict[str, str]) -> Optional[str]:
+        """What the callback claims ("charged" or None): used only to skip
+        repeats of a final state, never to act."""
+        return "charged" if (fields.get("order_status") or "").strip() == "2" else None
+
     def verify_callback(self, pairs: list[tuple[str, str]]) -> bool:
         fields = dict(pairs)
         return self.client.verify_ipn(fields.get("order_id"), fields.get("verify"))

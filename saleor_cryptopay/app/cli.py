@@ -1,0 +1,172 @@
+"""``cryptopay-app``: serve the App and run its chores.
+
+cryptopay-app serve [--host 127.0.0.1] [--port 8080]
+cryptopay-app configure --saleor-api-url URL --channel SLUG --provider coinpay24 --api-key K
+cryptopay-app reconcile [--saleor-api-url URL] [--channel SLUG] [--provider P] [--dry-run]
+cryptopay-app tasks [--resolve ID] [--all]
+cryptopay-app replay CALLBACK_ID
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from typing import Optional
+
+from ..gateway_config import COMMON_FIELDS, PROVIDER_FIELDS, PROVIDER_NAMES, SECRET_FIELDS
+
+SETTINGS = "saleor_cryptopay.app.settings"
+CONFIG_FIELDS = sorted(
+    set(COMMON_FIELDS) | {f for fields in PROVIDER_FIELDS.values() for f in fields}
+)
+SECRET_OPTIONS = sorted({f for fields in SECRET_FIELDS.values() for f in fields})
+
+
+def _setup() -> None:
+    # the App is its own project: a DJANGO_SETTINGS_MODULE left in the shell
+    # (a Saleor's, say) must not decide; CRYPTOPAY_APP_SETTINGS may
+    os.environ["DJANGO_SETTINGS_MODULE"] = os.environ.get("CRYPTOPAY_APP_SETTINGS") or SETTINGS
+    import django
+
+    django.setup()
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="cryptopay-app", description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="apply migrations, then serve the App (waitress)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--threads", type=int, default=8)
+
+    conf = sub.add_parser("configure", help="offer a provider in a channel of an installed Saleor")
+    conf.add_argument("--saleor-api-url", required=True)
+    conf.add_argument("--channel", required=True, help="channel slug")
+    conf.add_argument("--provider", required=True, choices=sorted(PROVIDER_NAMES))
+    for name in SECRET_OPTIONS + CONFIG_FIELDS:
+        conf.add_argument("--" + name.replace("_", "-"), dest=name)
+    conf.add_argument("--inactive", action="store_true", help="save, but do not offer it")
+    conf.add_argument(
+        "--no-check", action="store_true", help="save without asking the provider first"
+    )
+
+    rec = sub.add_parser("reconcile", help="bring open invoices up to date; resend reports")
+    rec.add_argument("--saleor-api-url")
+    rec.add_argument("--channel")
+    rec.add_argument("--provider", choices=sorted(PROVIDER_NAMES))
+    rec.add_argument("--dry-run", action="store_true")
+
+    tasks = sub.add_parser("tasks", help="list what needs a person, or resolve a task")
+    tasks.add_argument("--resolve", type=int, metavar="TASK_ID")
+    tasks.add_argument("--all", action="store_true")
+
+    replay = sub.add_parser("replay", help="process a stored provider callback again")
+    replay.add_argument("event_id", type=int)
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parser().parse_args(argv)
+    _setup()
+    from django.core.management import call_command
+
+    # every command sees an up-to-date database (a no-op when it is)
+    call_command("migrate", interactive=False, verbosity=1 if args.command == "serve" else 0)
+    handler = {
+        "serve": serve,
+        "configure": configure,
+        "reconcile": reconcile,
+        "tasks": tasks,
+        "replay": replay,
+    }[args.command]
+    return handler(args) or 0
+
+
+def _fail(message: str) -> int:
+    print(f"cryptopay-app: {message}", file=sys.stderr)
+    return 2
+
+
+def serve(args: argparse.Namespace) -> int:
+    import waitress
+    from django.core.wsgi import get_wsgi_application
+
+    from .secrets_box import SecretKeyMissing, _box
+
+    try:
+        _box()  # refuse to start when secrets could not be stored
+    except SecretKeyMissing as exc:
+        return _fail(str(exc))
+    from django.conf import settings
+
+    print(f"cryptopay-app: manifest at {settings.APP_URL}/api/manifest", flush=True)
+    waitress.serve(get_wsgi_application(), host=args.host, port=args.port, threads=args.threads)
+    return 0
+
+
+def configure(args: argparse.Namespace) -> int:
+    from .configure import ConfigurationRefused, save_configuration
+
+    values = {name: getattr(args, name) for name in CONFIG_FIELDS + SECRET_OPTIONS}
+    try:
+        config, note = save_configuration(
+            saleor_api_url=args.saleor_api_url,
+            channel=args.channel,
+            provider=args.provider,
+            values={k: v for k, v in values.items() if v is not None},
+            active=not args.inactive,
+            check=not args.no_check,
+        )
+    except ConfigurationRefused as exc:
+        return _fail(str(exc))
+    print(f"saved: {config}")
+    print(f"provider callback URL: {config.callback_url}")
+    if note:
+        print(note)
+    return 0
+
+
+def reconcile(args: argparse.Namespace) -> int:
+    from .reconcile import reconcile_all
+
+    reports = reconcile_all(
+        saleor_api_url=args.saleor_api_url,
+        channel=args.channel,
+        provider=args.provider,
+        dry_run=args.dry_run,
+    )
+    for line in reports:
+        print(line)
+    return 0
+
+
+def tasks(args: argparse.Namespace) -> int:
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    options = {"all": args.all}
+    if args.resolve is not None:
+        options["resolve"] = args.resolve
+    try:
+        call_command("cryptopay_tasks", **options)
+    except CommandError as exc:
+        return _fail(str(exc))
+    return 0
+
+
+def replay(args: argparse.Namespace) -> int:
+    from .callbacks import replay_event
+
+    try:
+        outcome, result = replay_event(args.event_id)
+    except LookupError as exc:
+        return _fail(str(exc))
+    print(f"callback #{args.event_id}: {outcome}: {result}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

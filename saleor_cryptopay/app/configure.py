@@ -1,0 +1,66 @@
+"""Save a channel configuration: validate like the plugin does, check the
+credentials with one provider call, store them encrypted."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from django.db import transaction
+
+from ..gateway_config import DEFAULTS, SECRET_FIELDS, validate
+from ..providers.errors import ProviderError
+from .models import ChannelConfiguration, Installation
+from .saleor_api import normalise_api_url
+
+
+class ConfigurationRefused(Exception):
+    pass
+
+
+def save_configuration(
+    *,
+    saleor_api_url: str,
+    channel: str,
+    provider: str,
+    values: dict[str, Any],
+    active: bool = True,
+    check: bool = True,
+) -> tuple[ChannelConfiguration, Optional[str]]:
+    """Create or update; fields not given keep their saved (or default) value.
+    Returns the configuration and a note for the operator."""
+    installation = Installation.objects.filter(
+        saleor_api_url=normalise_api_url(saleor_api_url)
+    ).first()
+    if installation is None:
+        raise ConfigurationRefused(
+            f"no Saleor installed at {saleor_api_url}: install the App first (appInstall)"
+        )
+    config = ChannelConfiguration.objects.filter(
+        installation=installation, channel_slug=channel, provider=provider
+    ).first() or ChannelConfiguration(
+        installation=installation, channel_slug=channel, provider=provider
+    )
+    secret_names = SECRET_FIELDS[provider]
+    saved = config.settings.values if config.pk else dict(DEFAULTS)
+    merged = {**saved, **values}
+    errors = validate(provider, merged)
+    if errors:
+        raise ConfigurationRefused(
+            "; ".join(f"--{k.replace('_', '-')}: {v}" for k, v in sorted(errors.items()))
+        )
+    config.values = {k: v for k, v in merged.items() if k not in secret_names}
+    config.set_secrets({k: str(merged[k]).strip() for k in secret_names})
+    config.active = active
+    note = None
+    if check:
+        from ..bridges.factory import check_credentials
+
+        try:
+            check_credentials(config.build_bridge())
+        except ProviderError as exc:
+            # the provider's words, never ours: they hold no secret
+            raise ConfigurationRefused(f"the provider refused the credentials: {exc}") from None
+        note = "credentials checked with the provider"
+    with transaction.atomic():
+        config.save()
+    return config, note

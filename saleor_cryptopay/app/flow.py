@@ -1,0 +1,170 @@
+"""The App's payment flow: one invoice per Saleor transaction, brought up to
+date under the invoice row lock, with what Saleor must hear kept in the outbox.
+
+Saleor's own objects are never locked here (they live in another process):
+the invoice row lock serialises callbacks, session webhooks and
+reconciliation, and Saleor's idempotent mutations make repeats harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any, Optional
+
+from django.db import IntegrityError, transaction
+
+from ..bridges.base import Created, Observed, ProviderBridge, json_safe
+from ..gateway_config import render
+from ..lifecycle import CHARGED, CLOSED
+from ..models import Invoice
+from ..money import format_amount, quantize
+from ..providers.errors import ProviderError
+from ..providers.status import PaymentStatus
+from ..sync import ALREADY_PROCESSED, lock_invoice, refresh_invoice
+from . import outbox
+from .models import ChannelConfiguration, Installation
+from .payloads import Source
+from .storefront import contract
+
+logger = logging.getLogger(__name__)
+
+
+def _fill(invoice: Invoice, created: Created) -> None:
+    invoice.provider_invoice_id = created.provider_invoice_id
+    invoice.provider_ref = created.provider_ref[:128]
+    invoice.status = created.status.value
+    invoice.payment_url = created.payment_url[:1000]
+    invoice.address = created.address[:128]
+    invoice.pay_amount = created.pay_amount
+    invoice.pay_currency = created.pay_currency[:16]
+    invoice.expires_at = created.expires_at
+    invoice.provider_data = json_safe({**created.data, "qr_data": created.qr_data})
+
+
+def transaction_invoice(installation: Installation, transaction_id: str) -> Optional[Invoice]:
+    return Invoice.objects.filter(
+        saleor_api_url=installation.saleor_api_url, transaction_id=transaction_id
+    ).first()
+
+
+def open_invoice(
+    config: ChannelConfiguration,
+    *,
+    transaction_id: str,
+    source: Source,
+    amount: Decimal,
+    currency: str,
+    return_url: Optional[str],
+) -> Invoice:
+    """The invoice for this Saleor transaction: the one made before (a retry),
+    else a new provider invoice. Raises ProviderError."""
+    installation = config.installation
+    existing = transaction_invoice(installation, transaction_id)
+    if existing is not None:
+        return existing
+    settings = config.settings
+    amount = quantize(amount, currency)
+    values = {
+        "reference": transaction_id,
+        "channel": config.channel_slug,
+        "checkout": source.pk if source.type_name == "Checkout" else "",
+        "amount": amount,
+        "currency": currency,
+    }
+    created = config.build_bridge().create(
+        reference=transaction_id,
+        amount=amount,
+        currency=currency,
+        callback_url=config.callback_url,
+        success_url=return_url,
+        cancel_url=return_url,
+        title=render(settings.title_template, **values),
+        description=render(settings.description_template, **values),
+    )
+    invoice = Invoice(
+        provider=config.provider,
+        channel_slug=config.channel_slug,
+        saleor_api_url=installation.saleor_api_url,
+        transaction_id=transaction_id,
+        checkout_token=source.pk[:36] if source.type_name == "Checkout" else None,
+        order_id=source.pk[:36] if source.type_name == "Order" else None,
+        amount=amount,
+        currency=currency,
+    )
+    _fill(invoice, created)
+    try:
+        with transaction.atomic():
+            invoice.save()
+    except IntegrityError:
+        # a concurrent initialize for the same transaction won; theirs is the one
+        # (ours stays unpaid at the provider and expires)
+        winner = transaction_invoice(installation, transaction_id)
+        if winner is None:
+            raise
+        logger.warning("cryptopay-app: duplicate invoice for %s left unused", transaction_id)
+        return winner
+    return invoice
+
+
+def sync_invoice(
+    invoice_pk: int,
+    config: ChannelConfiguration,
+    *,
+    verify: Optional[Callable[[], bool]] = None,
+    skip_if_final: bool = True,
+    observed: Optional[Observed] = None,
+    bridge: Optional[ProviderBridge] = None,
+) -> str:
+    """Re-read (unless ``observed``), decide and store the reports, exactly once
+    per change: the invoice row lock is held from the decision to the outbox rows."""
+    bridge = bridge or config.build_bridge()
+    tolerance = config.settings.underpaid_tolerance
+    with transaction.atomic():
+        invoice = lock_invoice(invoice_pk)
+        decision = refresh_invoice(
+            invoice,
+            bridge,
+            tolerance,
+            observed=observed,
+            skip_if_final=skip_if_final,
+            verify=verify,
+        )
+        if decision is None:
+            return ALREADY_PROCESSED
+        outbox.enqueue(config.installation, invoice, decision)
+    return f"{decision.action}: {decision.reason}"
+
+
+def session_answer(invoice: Invoice, message: str = "") -> dict[str, Any]:
+    """TRANSACTION_INITIALIZE/PROCESS_SESSION answer for the invoice as recorded."""
+    status = invoice.payment_status
+    answer: dict[str, Any] = {
+        "pspReference": invoice.provider_invoice_id,
+        "amount": format_amount(invoice.amount, invoice.currency),  # required on 3.20
+        "data": contract(invoice),
+    }
+    if status in CHARGED or status is PaymentStatus.REFUNDED:
+        answer["result"] = "CHARGE_SUCCESS"
+    elif status in CLOSED:
+        answer["result"] = "CHARGE_FAILURE"
+        message = message or f"The invoice {invoice.status} before it was paid."
+    else:
+        answer["result"] = "CHARGE_ACTION_REQUIRED"
+    if invoice.payment_url.startswith(("https://", "http://")):
+        answer["externalUrl"] = invoice.payment_url
+    if message:
+        answer["message"] = message[:500]
+    return answer
+
+
+def failure(amount: Any, message: str) -> dict[str, Any]:
+    """A session answer that creates nothing (HTTP 200, as Saleor expects)."""
+    return {"result": "CHARGE_FAILURE", "amount": str(amount or "0"), "message": message[:500]}
+
+
+def provider_error_message(provider_name: str, exc: ProviderError) -> str:
+    if exc.retryable:
+        return f"{provider_name} is not answering right now. Please try again in a moment."
+    return f"{provider_name} refused the payment: {exc.message}"

@@ -1,0 +1,184 @@
+"""Reports to Saleor, kept in the database until Saleor has them.
+
+A decision stores its reports (``enqueue``) in the same transaction as the
+invoice update, so a crash or an unreachable Saleor loses nothing; ``flush``
+sends them after commit and again on every later callback and reconciliation.
+``transactionEventReport`` is idempotent on Saleor's side (same transaction,
+pspReference, type and amount → ``alreadyProcessed``) and ``checkoutComplete``
+is exactly-once, so a report sent twice does no harm.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Optional
+
+from django.db import connection, connections, transaction
+from django.utils import timezone
+
+from ..lifecycle import Action, Decision
+from ..models import Invoice
+from ..sync import open_task
+from .models import Installation, OutboxReport
+from .saleor_api import SaleorClient, SaleorRefused, SaleorUnavailable, from_global_id, global_id
+
+logger = logging.getLogger(__name__)
+
+PAID_NO_ORDER = "paid_no_order"
+REPORT_REFUSED = "report_refused"
+# SQLite ignores SELECT … FOR UPDATE: one sender per process instead
+_SQLITE_SENDER = threading.Lock()
+
+EVENT_FOR_ACTION = {
+    Action.CHARGE: "CHARGE_SUCCESS",
+    Action.CLOSE: "CHARGE_FAILURE",
+    Action.HOLD: "INFO",
+    Action.REFUNDED: "REFUND_SUCCESS",
+}
+
+
+def enqueue(installation: Installation, invoice: Invoice, decision: Decision) -> list[OutboxReport]:
+    """Store what Saleor must hear about ``decision`` (inside the caller's transaction)."""
+    event_type = EVENT_FOR_ACTION.get(decision.action)
+    if event_type is None:
+        return []
+    flags = ", ".join(sorted(f.value for f in decision.flags))
+    message = f"{invoice.provider} invoice {invoice.status}" + (f" ({flags})" if flags else "")
+    if decision.action is Action.HOLD:
+        message += f": {decision.reason}"
+    rows = [_add(installation, invoice, OutboxReport.EVENT, event_type, message)]
+    if decision.action is Action.CHARGE and invoice.checkout_token and not invoice.order_id:
+        rows.append(_add(installation, invoice, OutboxReport.COMPLETE, "", "complete the checkout"))
+    return rows
+
+
+def _add(installation, invoice, kind, event_type, message) -> OutboxReport:
+    amount = None if event_type == "INFO" else invoice.amount
+    row, _ = OutboxReport.objects.get_or_create(
+        invoice=invoice,
+        kind=kind,
+        event_type=event_type,
+        done_at=None,
+        defaults={"installation": installation, "amount": amount, "message": message[:500]},
+    )
+    return row
+
+
+def flush(
+    *, installation: Optional[Installation] = None, invoice: Optional[Invoice] = None
+) -> list[str]:
+    """Send every pending report (of one installation / invoice), oldest first."""
+    pending = OutboxReport.objects.filter(done_at=None)
+    if installation is not None:
+        pending = pending.filter(installation=installation)
+    if invoice is not None:
+        pending = pending.filter(invoice=invoice)
+    return [line for pk in pending.values_list("pk", flat=True) if (line := send(pk))]
+
+
+def flush_later(invoice_pk: int, delay: float = 2.0) -> None:
+    """Send an invoice's pending reports shortly after a session webhook has
+    been answered: never while Saleor is waiting for that answer."""
+
+    def run() -> None:
+        try:
+            flush(invoice=Invoice(pk=invoice_pk))
+        except Exception:  # the rows stay; reconciliation sends them
+            logger.exception("cryptopay-app: deferred report for invoice %s failed", invoice_pk)
+        finally:
+            connections.close_all()
+
+    timer = threading.Timer(delay, run)
+    timer.daemon = True
+    timer.start()
+
+
+def send(pk: int) -> str:
+    """Send one report unless another sender holds it. On PostgreSQL the row
+    stays locked (SKIP LOCKED for the others) while Saleor is called; SQLite
+    means one process, where a thread lock does that without holding the
+    database's single write lock through a slow call to Saleor."""
+    if connection.vendor == "sqlite":
+        with _SQLITE_SENDER:
+            return _send(pk, lock=False)
+    with transaction.atomic():
+        return _send(pk, lock=True)
+
+
+def _send(pk: int, *, lock: bool) -> str:
+    rows = OutboxReport.objects.select_related("installation", "invoice")
+    if lock:
+        rows = rows.select_for_update(skip_locked=True, of=("self",))
+    row = rows.filter(pk=pk, done_at=None).first()
+    if row is None:
+        return ""
+    if row.kind == OutboxReport.COMPLETE and _earlier_pending(row):
+        return ""  # the charge must reach Saleor first
+    row.attempts += 1
+    row.last_attempt_at = timezone.now()
+    try:
+        result = _deliver(row)
+    except SaleorUnavailable as exc:
+        row.last_error = str(exc)[:2000]
+        row.save(update_fields=["attempts", "last_attempt_at", "last_error"])
+        logger.warning("cryptopay-app: report %s kept for retry: %s", row, exc)
+        return f"kept {row}: {exc}"
+    except SaleorRefused as exc:
+        return _refused(row, exc)
+    row.done_at = timezone.now()
+    row.result = result[:2000]
+    row.last_error = ""
+    row.save(update_fields=["attempts", "last_attempt_at", "last_error", "done_at", "result"])
+    return f"sent {row}: {result}"
+
+
+def _earlier_pending(row: OutboxReport) -> bool:
+    return OutboxReport.objects.filter(invoice=row.invoice, done_at=None, pk__lt=row.pk).exists()
+
+
+def _client(installation: Installation) -> SaleorClient:
+    return SaleorClient(installation.saleor_api_url, installation.token)
+
+
+def _deliver(row: OutboxReport) -> str:
+    invoice = row.invoice
+    client = _client(row.installation)
+    if row.kind == OutboxReport.EVENT:
+        already = client.report_event(
+            transaction_id=invoice.transaction_id or "",
+            psp_reference=invoice.provider_invoice_id or "",
+            event_type=row.event_type,
+            amount=row.amount,
+            currency=invoice.currency,
+            message=row.message,
+            external_url=invoice.payment_url if invoice.payment_url.startswith("http") else "",
+        )
+        return f"{row.event_type} already processed" if already else f"{row.event_type} reported"
+    order_id = client.checkout_complete(global_id("Checkout", invoice.checkout_token or ""))
+    _, order_pk = from_global_id(order_id or "")
+    if order_pk:
+        Invoice.objects.filter(pk=invoice.pk).update(order_id=order_pk[:36])
+    return f"order {order_id}"
+
+
+def _refused(row: OutboxReport, exc: SaleorRefused) -> str:
+    invoice = row.invoice
+    if row.kind == OutboxReport.COMPLETE:
+        # paid, but Saleor will not make the order (total changed, stock gone…):
+        # the charge is on the transaction; a person decides
+        message = f"Paid, but checkoutComplete was refused: {exc}"
+        invoice.flag(PAID_NO_ORDER, reason=message)
+        invoice.save(update_fields=["flags", "needs_attention", "attention_reason", "updated_at"])
+        open_task(invoice, PAID_NO_ORDER, message)
+        row.done_at = timezone.now()
+        row.result = f"refused: {exc}"[:2000]
+        row.save(update_fields=["attempts", "last_attempt_at", "done_at", "result"])
+        return f"refused {row}: {exc}"
+    # a refused report is kept and retried (a token re-issued by a reinstall,
+    # a transaction Saleor cannot find yet) and put in front of staff
+    row.last_error = f"refused: {exc}"[:2000]
+    row.save(update_fields=["attempts", "last_attempt_at", "last_error"])
+    open_task(invoice, REPORT_REFUSED, f"Saleor refused {row.event_type}: {exc}")
+    logger.warning("cryptopay-app: Saleor refused %s: %s", row, exc)
+    return f"refused {row}: {exc}"

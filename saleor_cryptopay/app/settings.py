@@ -1,0 +1,59 @@
+"""Django settings of the App (``cryptopay-app`` sets this module).
+
+Environment:
+- ``APP_URL``: public base URL Saleor and the providers call (default
+  ``http://127.0.0.1:8080``).
+- ``CRYPTOPAY_APP_SECRET_KEY``: Fernet key(s), comma-separated (newest first),
+  encrypting Saleor tokens and provider credentials at rest.
+- ``DATABASE_URL``: e.g. ``postgres://user:pass@host/db``; default a SQLite
+  file ``cryptopay-app.sqlite3`` in the working directory.
+- ``ALLOWED_SALEOR_URLS``: comma-separated Saleor API URL prefixes allowed to
+  install the App (empty: any Saleor that proves its token).
+"""
+
+import os
+import secrets
+from urllib.parse import urlsplit
+
+import dj_database_url
+import django
+
+APP_URL = os.environ.get("APP_URL", "http://127.0.0.1:8080").rstrip("/")
+CRYPTOPAY_APP_SECRET_KEYS = [
+    k.strip() for k in os.environ.get("CRYPTOPAY_APP_SECRET_KEY", "").split(",") if k.strip()
+]
+ALLOWED_SALEOR_URLS = [
+    u.strip() for u in os.environ.get("ALLOWED_SALEOR_URLS", "").split(",") if u.strip()
+]
+
+# no sessions, cookies or signed data: a per-process key is enough for Django
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or secrets.token_urlsafe(50)
+DEBUG = os.environ.get("DEBUG", "").lower() in ("1", "true", "yes")
+ALLOWED_HOSTS = [urlsplit(APP_URL).hostname or "localhost", "127.0.0.1", "localhost"] + [
+    h.strip() for h in os.environ.get("ALLOWED_HOSTS", "").split(",") if h.strip()
+]
+USE_TZ = True
+INSTALLED_APPS = ["saleor_cryptopay", "saleor_cryptopay.app"]
+MIDDLEWARE = ["django.middleware.common.CommonMiddleware"]
+ROOT_URLCONF = "saleor_cryptopay.app.urls"
+APPEND_SLASH = False  # Saleor follows no redirects
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+DATABASES = {
+    "default": dj_database_url.config(
+        default="sqlite:///" + os.path.abspath("cryptopay-app.sqlite3"), conn_max_age=60
+    )
+}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3") and django.VERSION >= (5, 1):
+    # writers take the lock at BEGIN: a sync holding the invoice is never
+    # upgraded mid-transaction into "database is locked" (SQLite has no
+    # SELECT … FOR UPDATE); waits up to 20 s for another writer
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"transaction_mode": "IMMEDIATE", "timeout": 20}
+    )
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+}

@@ -1,0 +1,169 @@
+"""Per-channel gateway settings without Saleor: parse and validate the
+values both editions store (the plugin in Saleor's PluginConfiguration, the
+App in its own table).
+
+The parsing here is the same as ``plugin/config.py`` (which the plugin still
+uses); the plugin can switch to this module at merge.
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any, Optional
+from urllib.parse import urlsplit
+
+AFTER_PAYMENT = "after_payment"
+BEFORE_PAYMENT = "before_payment"
+ORDER_CREATION_CHOICES = (AFTER_PAYMENT, BEFORE_PAYMENT)
+TEMPLATE_FIELDS = ("reference", "channel", "checkout", "amount", "currency")
+DEFAULT_TITLE = "Order {reference}"
+DEFAULT_DESCRIPTION = "Payment {reference} in {channel}"
+MAX_TOLERANCE_PERCENT = Decimal(10)
+ACTION_NAME_CHOICES = ("official", "docs")
+
+PROVIDER_NAMES = {"coinpay24": "CoinPay24", "coinpay_th": "CoinPay.in.th"}
+# credentials, kept encrypted by the App
+SECRET_FIELDS = {"coinpay24": ("api_key",), "coinpay_th": ("api_key", "api_secret")}
+PROVIDER_FIELDS = {
+    "coinpay24": ("white_label_currency",),
+    "coinpay_th": ("action_names", "keep_percent"),
+}
+COMMON_FIELDS = (
+    "api_base_url",
+    "supported_currencies",
+    "order_creation",
+    "underpaid_tolerance_percent",
+    "invoice_title",
+    "invoice_description",
+    "reconcile_calls_per_run",
+)
+DEFAULTS = {
+    "supported_currencies": "USD",
+    "order_creation": AFTER_PAYMENT,
+    "underpaid_tolerance_percent": "0",
+    "invoice_title": DEFAULT_TITLE,
+    "invoice_description": DEFAULT_DESCRIPTION,
+    "reconcile_calls_per_run": "20",
+    "white_label_currency": "",
+    "action_names": "official",
+    "keep_percent": "",
+}
+
+
+@dataclass(frozen=True)
+class GatewaySettings:
+    api_base_url: str
+    supported_currencies: list[str]
+    order_creation: str
+    underpaid_tolerance: Decimal  # a fraction: 0.01 = 1 %
+    title_template: str
+    description_template: str
+    reconcile_calls_per_run: int
+    values: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def get(self, name: str, default: str = "") -> str:
+        value = self.values.get(name)
+        return default if value in (None, "") else str(value).strip()
+
+
+def parse_settings(values: dict[str, Any], default_base_url: str) -> GatewaySettings:
+    """Lenient parse for running: invalid values fall back to safe defaults
+    (``validate`` refuses them when they are saved)."""
+    tolerance = parse_tolerance(values.get("underpaid_tolerance_percent"))
+    order_creation = str(values.get("order_creation") or AFTER_PAYMENT).strip()
+    return GatewaySettings(
+        api_base_url=str(values.get("api_base_url") or default_base_url).strip(),
+        supported_currencies=parse_currencies(values.get("supported_currencies") or "USD"),
+        order_creation=order_creation
+        if order_creation in ORDER_CREATION_CHOICES
+        else AFTER_PAYMENT,
+        underpaid_tolerance=(tolerance or Decimal(0)) / 100,
+        title_template=str(values.get("invoice_title") or DEFAULT_TITLE),
+        description_template=str(values.get("invoice_description") or DEFAULT_DESCRIPTION),
+        reconcile_calls_per_run=parse_positive_int(values.get("reconcile_calls_per_run")) or 20,
+        values=dict(values),
+    )
+
+
+def parse_currencies(value: Any) -> list[str]:
+    return [c.strip().upper() for c in str(value or "").split(",") if c.strip()]
+
+
+def parse_tolerance(value: Any) -> Optional[Decimal]:
+    try:
+        result = Decimal(str(value if value not in (None, "") else "0").strip())
+    except InvalidOperation:
+        return None
+    if not result.is_finite() or not 0 <= result <= MAX_TOLERANCE_PERCENT:
+        return None
+    return result
+
+
+def parse_positive_int(value: Any) -> Optional[int]:
+    try:
+        result = int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    return result if result > 0 else None
+
+
+def template_error(template: str) -> Optional[str]:
+    try:
+        names = [name for _, name, _, _ in string.Formatter().parse(template) if name]
+    except ValueError as exc:
+        return f"Invalid template: {exc}"
+    unknown = sorted(set(names) - set(TEMPLATE_FIELDS))
+    if unknown:
+        return f"Unknown placeholders: {', '.join(unknown)}. Use {', '.join(TEMPLATE_FIELDS)}."
+    return None
+
+
+def render(template: str, **values: Any) -> str:
+    if template_error(template):
+        template = DEFAULT_TITLE
+    return template.format(**{k: values.get(k, "") for k in TEMPLATE_FIELDS})
+
+
+def url_error(value: Any) -> Optional[str]:
+    parts = urlsplit(str(value or ""))
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return "Enter an http(s) URL."
+    return None
+
+
+def validate(provider: str, values: dict[str, Any]) -> dict[str, str]:
+    """Field name → problem, for values about to be saved (the plugin's
+    ``validate_plugin_configuration`` rules, without Saleor's error types)."""
+    errors: dict[str, str] = {}
+    if provider not in PROVIDER_NAMES:
+        return {"provider": f"Choose one of: {', '.join(PROVIDER_NAMES)}."}
+    for name in SECRET_FIELDS[provider]:
+        if not str(values.get(name) or "").strip():
+            errors[name] = "The parameter is required."
+    if values.get("api_base_url") and url_error(values["api_base_url"]):
+        errors["api_base_url"] = url_error(values["api_base_url"]) or ""
+    currencies = parse_currencies(values.get("supported_currencies"))
+    if not currencies:
+        errors["supported_currencies"] = "Name at least one currency."
+    elif any(not (c.isalpha() and 3 <= len(c) <= 5) for c in currencies):
+        errors["supported_currencies"] = "Use currency codes separated by commas, e.g. USD,EUR."
+    if str(values.get("order_creation") or AFTER_PAYMENT) not in ORDER_CREATION_CHOICES:
+        errors["order_creation"] = f"Choose one of: {', '.join(ORDER_CREATION_CHOICES)}."
+    if parse_tolerance(values.get("underpaid_tolerance_percent")) is None:
+        errors["underpaid_tolerance_percent"] = "Enter a percentage from 0 to 10."
+    for name in ("invoice_title", "invoice_description"):
+        problem = template_error(str(values.get(name) or ""))
+        if problem:
+            errors[name] = problem
+    limit = values.get("reconcile_calls_per_run")
+    if limit not in (None, "") and parse_positive_int(limit) is None:
+        errors["reconcile_calls_per_run"] = "Enter a whole number above 0."
+    if provider == "coinpay_th":
+        if str(values.get("action_names") or "official") not in ACTION_NAME_CHOICES:
+            errors["action_names"] = "Choose official or docs."
+        keep = str(values.get("keep_percent") or "").strip()
+        if keep and (not keep.isdigit() or int(keep) > 100):
+            errors["keep_percent"] = "Enter a whole number from 0 to 100."
+    return errors

@@ -1,0 +1,113 @@
+"""A stored provider callback, handled the same way by both editions:
+find the invoice → check it belongs to the receiving configuration →
+skip repeats of a final state → verify → re-read and decide (``sync``).
+
+What differs per edition is passed in: whether an invoice belongs to the
+configuration that received the callback, and ``sync``, which takes the
+edition's locks and carries the decision out (Saleor effects in the plugin,
+outbox reports in the App). The plugin's ``callbacks.process_event`` is this
+same path and can switch to it at merge.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Optional
+
+from django.utils import timezone
+
+from .bridges.base import ProviderBridge
+from .lifecycle import CHARGED
+from .models import CallbackEvent, Invoice
+from .providers.errors import ProviderError
+from .providers.status import PaymentStatus
+from .sync import ALREADY_PROCESSED, CallbackRejected
+
+logger = logging.getLogger(__name__)
+Outcome = CallbackEvent.Outcome
+
+# (invoice pk, verify or None, skip_if_final) → result text; raises
+# CallbackRejected / ProviderError
+Sync = Callable[[int, Optional[Callable[[], bool]], bool], str]
+
+
+@dataclass(frozen=True)
+class Handled:
+    outcome: str
+    result: str
+    status: int = 200  # the HTTP answer: 503 when a retry can help
+
+
+def finish(event: CallbackEvent, outcome: str, result: str, status: int = 200) -> Handled:
+    event.outcome = outcome
+    event.result = result[:2000]
+    event.attempts += 1
+    event.processed_at = timezone.now()
+    event.save(
+        update_fields=["outcome", "result", "attempts", "processed_at", "invoice", "verified"]
+    )
+    return Handled(outcome, result, status)
+
+
+def _repeats_final_state(invoice: Invoice, claim: Optional[str]) -> bool:
+    status = invoice.payment_status
+    return (claim == "charged" and status in CHARGED) or (
+        claim == "refunded" and status is PaymentStatus.REFUNDED
+    )
+
+
+def process_callback(
+    event: CallbackEvent,
+    pairs: list[tuple[str, str]],
+    bridge: ProviderBridge,
+    *,
+    belongs: Callable[[Invoice], bool],
+    sync: Sync,
+) -> Handled:
+    fields = dict(pairs)
+    ref = bridge.callback_invoice_id(fields) if fields else None
+    if not ref:
+        return finish(event, Outcome.REJECTED, "no invoice id in the callback")
+    event.provider_invoice_id = ref[:64]
+    event.save(update_fields=["provider_invoice_id"])
+    invoice = Invoice.objects.filter(provider=bridge.provider, provider_invoice_id=ref).first()
+    if invoice is None:
+        return finish(event, Outcome.IGNORED, "unknown invoice (kept for reconciliation)")
+    event.invoice = invoice
+    if not belongs(invoice):
+        return finish(event, Outcome.REJECTED, "invoice belongs to another configuration")
+
+    claim = bridge.claimed_state(fields)
+    if _repeats_final_state(invoice, claim):
+        return finish(event, Outcome.IGNORED, f"duplicate: invoice already {invoice.status}")
+
+    def check() -> bool:
+        event.verified = bridge.verify_callback(pairs)
+        event.save(update_fields=["verified"])
+        return event.verified
+
+    deferred = None
+    try:
+        if bridge.verifies_locally:
+            if not check():
+                return _rejected(event, bridge)
+        else:
+            deferred = check  # a provider call: made under the lock, once
+        result = sync(invoice.pk, deferred, claim != "refunded")
+    except CallbackRejected:
+        return _rejected(event, bridge)
+    except ProviderError as exc:
+        if deferred is not None and event.verified is None:
+            return finish(event, Outcome.FAILED, f"verification unavailable: {exc}", 503)
+        status = 503 if exc.retryable else 200
+        return finish(event, Outcome.FAILED, f"provider re-read failed: {exc}", status)
+    if result == ALREADY_PROCESSED:
+        return finish(event, Outcome.IGNORED, f"duplicate: invoice already {invoice.status}")
+    return finish(event, Outcome.PROCESSED, result)
+
+
+def _rejected(event: CallbackEvent, bridge: ProviderBridge) -> Handled:
+    logger.warning("cryptopay: unverified %s callback #%s", bridge.provider, event.pk)
+    return finish(event, Outcome.REJECTED, "verification failed")

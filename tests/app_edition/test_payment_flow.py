@@ -1,0 +1,338 @@
+"""The payment path end to end on loopback: signed Saleor webhooks in, the
+sandbox as provider (its callbacks reach the App's callback URL), Saleor's
+GraphQL captured by the fake Saleor."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+
+import pytest
+import requests
+
+from saleor_cryptopay.app import outbox
+from saleor_cryptopay.app.callbacks import replay_event
+from saleor_cryptopay.app.models import OutboxReport
+from saleor_cryptopay.app.reconcile import reconcile_all
+from saleor_cryptopay.app.saleor_api import global_id
+from saleor_cryptopay.models import CallbackEvent, Invoice, StaffTask
+
+from .fake_saleor import gid, initialize_payload, now_iso, source
+
+INIT = "TRANSACTION_INITIALIZE_SESSION"
+PROCESS = "TRANSACTION_PROCESS_SESSION"
+
+
+def wait_for(predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    raise AssertionError("condition not reached")
+
+
+def start(hook, provider="coinpay24", **kw):
+    txn = gid("TransactionItem")
+    checkout_pk = kw.pop("checkout_pk", "5b6c0000-0000-4000-8000-000000000001")
+    payload = initialize_payload(
+        transaction_id=txn, provider=provider, source=source(checkout_pk), **kw
+    )
+    response = hook(INIT, payload)
+    assert response.status_code == 200
+    return txn, response.json()
+
+
+def process(hook, txn):
+    payload = {
+        "issuedAt": now_iso(),
+        "version": "3.20.119",
+        "recipient": {"id": initialize_payload(transaction_id=txn)["recipient"]["id"]},
+        "transaction": {"id": txn, "pspReference": ""},
+        "action": {"amount": 30.0, "currency": "USD", "actionType": "CHARGE"},
+        "data": None,
+        "merchantReference": txn,
+        "sourceObject": source(),
+    }
+    return hook(PROCESS, payload).json()
+
+
+def test_initialize_answers_action_required_with_the_storefront_contract(configure, hook, sb):
+    config = configure()
+    txn, answer = start(hook)
+    invoice = Invoice.objects.get()
+    assert answer["result"] == "CHARGE_ACTION_REQUIRED"
+    assert answer["pspReference"] == invoice.provider_invoice_id
+    assert answer["amount"] == "30.00"
+    assert answer["externalUrl"] == invoice.payment_url
+    data = answer["data"]
+    assert data["provider"] == "coinpay24" and data["payment_url"].startswith("http")
+    assert data["amount"] == "30.00" and data["currency"] == "USD" and data["expires_at"]
+    assert invoice.transaction_id == txn and invoice.checkout_token.startswith("5b6c0000")
+    # the provider calls back on this configuration's own URL
+    assert sb.invoices()[0]["callback_url"] == config.callback_url
+
+
+def test_coinpay_th_answer_carries_address_amount_and_qr(configure, hook):
+    configure("coinpay_th")
+    _, answer = start(hook, provider="coinpay_th")
+    data = answer["data"]
+    assert answer["result"] == "CHARGE_ACTION_REQUIRED"
+    assert data["address"] and data["pay_currency"] == "BTC" and Decimal(data["pay_amount"]) > 0
+    assert data["payment_url"].startswith("bitcoin:") and "externalUrl" not in answer
+    assert data["qr_data"]
+
+
+def test_retry_of_the_same_transaction_reuses_the_invoice(configure, hook, sb):
+    configure()
+    txn, first = start(hook)
+    payload = initialize_payload(transaction_id=txn, source=source())
+    again = hook(INIT, payload).json()
+    assert again["pspReference"] == first["pspReference"]
+    assert Invoice.objects.count() == 1 and len(sb.invoices()) == 1
+
+
+def test_provider_chosen_by_data_and_refused_when_ambiguous(configure, hook):
+    configure("coinpay24")
+    configure("coinpay_th")
+    _, answer = start(hook, provider=None)
+    assert answer["result"] == "CHARGE_FAILURE" and "pspReference" not in answer
+    assert "coinpay24, coinpay_th" in answer["message"]
+    _, answer = start(hook, provider="coinpay_th")
+    assert answer["data"]["provider"] == "coinpay_th"
+
+
+def test_provider_outage_is_an_honest_failure_answer(configure, hook, sb):
+    configure()
+    sb.inject_fault("coinpay24", "status", count=10, status=503)
+    _, answer = start(hook)
+    assert answer["result"] == "CHARGE_FAILURE"
+    assert "not answering" in answer["message"] and answer["amount"] == "30.0"
+    assert not Invoice.objects.exists()
+
+
+def test_paid_callback_reports_charge_and_completes_the_checkout(configure, hook, sb, saleor):
+    configure()
+    txn, answer = start(hook)
+    sb.act("coinpay24", answer["pspReference"], "pay")
+    wait_for(lambda: saleor.completions())
+    [report] = saleor.reports()
+    assert report == {
+        "id": txn,
+        "psp": answer["pspReference"],
+        "type": "CHARGE_SUCCESS",
+        "amount": "30.00",
+        "message": "coinpay24 invoice paid",
+        "url": answer["externalUrl"],
+    }
+    assert saleor.completions() == [
+        {"id": global_id("Checkout", "5b6c0000-0000-4000-8000-000000000001")}
+    ]
+    invoice = Invoice.objects.get()
+    assert invoice.status == "paid" and invoice.order_id
+    assert not OutboxReport.objects.filter(done_at=None).exists()
+    # the storefront comes back: the answer is the charge, no new report needed
+    assert process(hook, txn)["result"] == "CHARGE_SUCCESS"
+    assert len(saleor.reports()) == 1
+
+
+def test_concurrent_duplicate_callbacks_report_once(configure, hook, sb, saleor):
+    config = configure()
+    _, answer = start(hook)
+    sb.act("coinpay24", answer["pspReference"], "pay")
+    [delivery] = sb.wait_for_callbacks(1, provider="coinpay24")
+    wait_for(lambda: saleor.completions())
+
+    def post(_):
+        return requests.post(config.callback_url, data=delivery["fields"], timeout=30)
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        answers = list(pool.map(post, range(10)))
+    assert {a.status_code for a in answers} == {200}
+    assert CallbackEvent.objects.count() == 11
+    assert len(saleor.reports()) == 1 and len(saleor.completions()) == 1
+    outcomes = list(CallbackEvent.objects.values_list("outcome", flat=True))
+    assert outcomes.count("processed") == 1 and outcomes.count("ignored") == 10
+
+
+def test_saleor_down_keeps_the_report_until_reconcile(configure, hook, sb, saleor):
+    configure()
+    txn, answer = start(hook)
+    saleor.down = True
+    sb.act("coinpay24", answer["pspReference"], "pay")
+    sb.wait_for_callbacks(1, provider="coinpay24")
+    pending = OutboxReport.objects.filter(done_at=None)
+    assert [r.event_type for r in pending] == ["CHARGE_SUCCESS", ""]
+    assert "503" in pending[0].last_error and Invoice.objects.get().status == "paid"
+    saleor.down = False
+    lines = reconcile_all()
+    assert any("CHARGE_SUCCESS reported" in line for line in lines)
+    assert [r["type"] for r in saleor.reports()] == ["CHARGE_SUCCESS"]
+    assert len(saleor.completions()) == 1
+    assert not OutboxReport.objects.filter(done_at=None).exists()
+
+
+def test_missed_callback_is_recovered_by_reconcile(configure, hook, sb, saleor, settings):
+    config = configure()
+    _, answer = start(hook)
+    # the provider cannot reach us: the callback URL goes nowhere
+    config.callback_key = "gone"
+    config.save()
+    sb.act("coinpay24", answer["pspReference"], "pay")
+    wait_for(lambda: sb.callbacks("coinpay24")[0]["attempts"])  # it tried, and got a 404
+    assert Invoice.objects.get().status == "new" and not saleor.reports()
+    reconcile_all()
+    assert Invoice.objects.get().status == "paid"
+    assert [r["type"] for r in saleor.reports()] == ["CHARGE_SUCCESS"]
+    assert len(saleor.completions()) == 1
+
+
+def test_process_session_finds_the_payment_and_completes_the_checkout(configure, hook, sb, saleor):
+    """The callback never came; the shopper's return is what finds the money."""
+    config = configure()
+    txn, answer = start(hook)
+    config.callback_key = "gone"
+    config.save()
+    sb.act("coinpay24", answer["pspReference"], "pay")
+    assert process(hook, txn)["result"] == "CHARGE_SUCCESS"
+    assert not saleor.reports()  # nothing sent while Saleor waits for the answer
+    wait_for(lambda: saleor.completions())
+    assert [r["type"] for r in saleor.reports()] == ["CHARGE_SUCCESS"]
+
+
+def test_expired_invoice_reports_charge_failure(configure, hook, sb, saleor):
+    configure()
+    txn, answer = start(hook)
+    sb.act("coinpay24", answer["pspReference"], "expire")
+    wait_for(lambda: saleor.reports())
+    [report] = saleor.reports()
+    assert report["type"] == "CHARGE_FAILURE" and report["amount"] == "30.00"
+    assert not saleor.completions()
+    assert process(hook, txn)["result"] == "CHARGE_FAILURE"
+
+
+def test_underpaid_is_held_for_staff_and_told_to_saleor(configure, hook, sb, saleor):
+    configure()
+    _, answer = start(hook)
+    sb.act("coinpay24", answer["pspReference"], "checkout", pay_currency="BTC")
+    sb.act("coinpay24", answer["pspReference"], "underpay", fraction="0.5")
+    wait_for(lambda: saleor.reports())
+    [report] = saleor.reports()
+    assert report["type"] == "INFO" and report["amount"] is None
+    assert "underpaid" in report["message"] and not saleor.completions()
+    assert StaffTask.objects.filter(kind="underpaid").exists()
+
+
+def test_checkout_complete_refused_is_a_staff_task(configure, hook, sb, saleor):
+    configure()
+    _, answer = start(hook)
+    saleor.complete_errors = [
+        {"field": None, "code": "CHECKOUT_NOT_FULLY_PAID", "message": "not fully paid"}
+    ]
+    sb.act("coinpay24", answer["pspReference"], "pay")
+    wait_for(lambda: saleor.completions())
+    wait_for(lambda: not OutboxReport.objects.filter(done_at=None).exists())
+    task = StaffTask.objects.get(kind="paid_no_order")
+    assert "CHECKOUT_NOT_FULLY_PAID" in task.message
+
+
+def test_forged_provider_callback_changes_nothing(configure, hook, sb, saleor):
+    config = configure()
+    _, answer = start(hook)
+    forged = {"id": answer["pspReference"], "status": "paid", "verify_hash": "0" * 64}
+    response = requests.post(config.callback_url, data=forged, timeout=10)
+    assert response.status_code == 200 and response.text.startswith("rejected")
+    assert Invoice.objects.get().status == "new" and not saleor.calls[1:]
+
+
+def test_callback_for_another_configuration_is_rejected(configure, hook, sb, saleor):
+    configure()
+    other = configure(channel="other")
+    _, answer = start(hook)
+    sb.act("coinpay24", answer["pspReference"], "pay")
+    [delivery] = sb.wait_for_callbacks(1, provider="coinpay24")
+    fields = delivery["fields"]
+    response = requests.post(other.callback_url, data=fields, timeout=10)
+    assert response.text.startswith("rejected: invoice belongs to another configuration")
+
+
+def test_coinpay_th_paid_callback(configure, hook, sb, saleor):
+    configure("coinpay_th")
+    txn, answer = start(hook, provider="coinpay_th")
+    sb.act("coinpay_th", answer["pspReference"], "pay")
+    wait_for(lambda: saleor.completions())
+    assert [r["type"] for r in saleor.reports()] == ["CHARGE_SUCCESS"]
+    assert saleor.reports()[0]["psp"] == answer["pspReference"]
+
+
+def test_replay_of_a_stored_callback(configure, hook, sb, saleor):
+    configure()
+    _, answer = start(hook)
+    saleor.down = True
+    sb.act("coinpay24", answer["pspReference"], "pay")
+    sb.wait_for_callbacks(1, provider="coinpay24")  # answered: its flush failed
+    saleor.down = False
+    event = CallbackEvent.objects.get(outcome="processed")
+    outcome, result = replay_event(event.pk)
+    assert outcome == "processed" and "CHARGE_SUCCESS reported" in result
+    assert len(saleor.completions()) == 1
+
+
+def test_refund_request_is_refused_honestly_with_a_task(configure, hook, sb):
+    configure()
+    txn, answer = start(hook)
+    payload = {
+        "issuedAt": now_iso(),
+        "version": "3.20.119",
+        "recipient": {"id": initialize_payload(transaction_id=txn)["recipient"]["id"]},
+        "transaction": {"id": txn, "pspReference": answer["pspReference"]},
+        "action": {"amount": 30.0, "currency": "USD", "actionType": "REFUND"},
+    }
+    refund = hook("TRANSACTION_REFUND_REQUESTED", payload).json()
+    assert refund["result"] == "REFUND_FAILURE"
+    assert refund["pspReference"] == answer["pspReference"] and refund["amount"] == "30.0"
+    assert "cannot refund" in refund["message"]
+    cancel = hook("TRANSACTION_CANCELATION_REQUESTED", payload).json()
+    assert cancel["result"] == "CANCEL_FAILURE"
+    assert set(StaffTask.objects.values_list("kind", flat=True)) == {"refund", "cancel"}
+
+
+def test_outbox_flush_skips_nothing_and_sends_in_order(configure, hook, sb, saleor):
+    """The checkout is completed only after the charge reached Saleor."""
+    configure()
+    _, answer = start(hook)
+    saleor.down = True
+    sb.act("coinpay24", answer["pspReference"], "pay")
+    sb.wait_for_callbacks(1, provider="coinpay24")
+    complete = OutboxReport.objects.get(kind="complete")
+    saleor.down = False
+    assert outbox.send(complete.pk) == ""  # the charge is still pending
+    assert not saleor.completions()
+    outbox.flush()
+    assert [c["query"].split("(")[0].split()[-1] for c in saleor.calls[-2:]] == [
+        "Report",
+        "Complete",
+    ]
+
+
+def test_celery_task_reconciles(configure, hook, sb, saleor, settings):
+    """The optional Celery task runs the same reconciliation (run eagerly here)."""
+    pytest.importorskip("celery")
+    import os
+
+    os.environ["CRYPTOPAY_APP_SETTINGS"] = "tests.settings"
+    try:
+        from saleor_cryptopay.app import worker
+    finally:
+        del os.environ["CRYPTOPAY_APP_SETTINGS"]
+    assert "cryptopay-app-reconcile" in worker.app.conf.beat_schedule
+    config = configure()
+    _, answer = start(hook)
+    config.callback_key = "gone"
+    config.save()
+    sb.act("coinpay24", answer["pspReference"], "pay")
+    worker.app.conf.task_always_eager = True
+    lines = worker.reconcile.delay(channel="main").get()
+    assert any("CHARGE_SUCCESS reported" in line for line in lines)
+    assert Invoice.objects.get().status == "paid"

@@ -1,0 +1,134 @@
+"""The App edition installed into this Saleor and paid end to end: Saleor on
+pytest-django's live server, ``cryptopay-app serve`` as a real process, the
+sandbox as provider. Saleor talks to the App only over HTTP (signed
+webhooks, the token POST) and the App to Saleor only over GraphQL."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+pytest.importorskip("saleor", reason="Saleor is not installed: run in a Saleor 3.20 environment")
+
+from saleor.app.models import App  # noqa: E402
+from saleor.graphql.core.utils import to_global_id_or_none  # noqa: E402
+from saleor.order.models import Order  # noqa: E402
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+KEY = "3q2-7xHcWZ0ubdMlJdC1wWIbAn3ct6Zs1y0B5mF5o8s="
+APP_INSTALL = """mutation($url: String!) { appInstall(input: {appName: "CryptoPay",
+    manifestUrl: $url, permissions: [HANDLE_PAYMENTS]}) {
+    appInstallation { id status message } errors { field code message } } }"""
+TXN_INIT = """mutation($id: ID!, $data: JSON) { transactionInitialize(id: $id,
+    paymentGateway: {id: "saleor.cryptopay", data: $data}) {
+    transaction { id pspReference } transactionEvent { type message } data
+    errors { field code message } } }"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def app_python() -> str:
+    """The App runs apart from Saleor (as deployed): CRYPTOPAY_APP_PYTHON names
+    a Python with this package's dependencies (waitress…) when Saleor's has not."""
+    python = os.environ.get("CRYPTOPAY_APP_PYTHON") or sys.executable
+    probe = subprocess.run([python, "-c", "import waitress, dj_database_url, jwt"], check=False)
+    if probe.returncode:
+        pytest.skip("no Python with the App's dependencies: set CRYPTOPAY_APP_PYTHON")
+    return python
+
+
+@pytest.fixture
+def app_process(tmp_path):
+    port = free_port()
+    env = {**os.environ, "APP_URL": f"http://127.0.0.1:{port}", "CRYPTOPAY_APP_SECRET_KEY": KEY}
+    env.pop("DATABASE_URL", None)  # the App keeps its own SQLite file
+    cmd = [app_python(), "-m", "saleor_cryptopay.app.cli"]
+    env["PYTHONPATH"] = os.getcwd()  # this source tree, whichever Python runs it
+    log = open(tmp_path / "app.log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen([*cmd, "serve", "--port", str(port)], cwd=tmp_path, env=env,
+                            stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    url = env["APP_URL"]
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"{url}/api/manifest", timeout=1).ok:
+                break
+        except requests.ConnectionError:
+            time.sleep(0.3)
+
+    def cli(*args):
+        return subprocess.run([*cmd, *args], cwd=tmp_path, env=env, capture_output=True,
+                              text=True, timeout=300)  # fmt: skip
+
+    yield url, cli
+    proc.terminate()
+    proc.wait(30)
+    log.close()
+    print((tmp_path / "app.log").read_text()[-3000:])  # shown when the test fails
+
+
+def wait_for(predicate, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError("timed out")
+
+
+def test_app_install_and_paid_checkout(
+    live_callbacks,
+    app_process,
+    staff_api_client,
+    permission_manage_apps,
+    permission_manage_payments,
+    api_client,
+    ready_checkout,
+    checkout_total,
+    sb,
+    settings,
+):
+    app_url, cli = app_process
+    # Apps are reached through Saleor's webhook plugin (crypto_plugins leaves it out)
+    settings.PLUGINS = [*settings.PLUGINS, "saleor.plugins.webhook.plugin.WebhookPlugin"]
+    saleor_api = live_callbacks.url + "/graphql/"
+    # appInstall grants only permissions the installing staff holds
+    staff_api_client.user.user_permissions.add(permission_manage_apps, permission_manage_payments)
+    content = staff_api_client.post_graphql(APP_INSTALL, {"url": f"{app_url}/api/manifest"})
+    assert not content.json()["data"]["appInstall"]["errors"]
+    app = App.objects.get(identifier="saleor.cryptopay")
+    assert app.is_active and app.webhooks.count() == 5
+
+    configured = cli("configure", "--saleor-api-url", saleor_api, "--channel", "main",
+                     "--provider", "coinpay24", "--api-key", sb.coinpay24_api_key,
+                     "--api-base-url", sb.coinpay24_base)  # fmt: skip
+    assert configured.returncode == 0, configured.stderr
+
+    checkout_id = to_global_id_or_none(ready_checkout)
+    total = checkout_total(ready_checkout)
+    data = api_client.post_graphql(TXN_INIT, {"id": checkout_id, "data": {"provider": "coinpay24"}})
+    init = data.json()["data"]["transactionInitialize"]
+    assert not init["errors"], init["errors"]
+    assert init["transactionEvent"]["type"] == "CHARGE_ACTION_REQUIRED", init
+    psp = init["transaction"]["pspReference"]
+    assert init["data"]["invoice_id"] == psp and init["data"]["amount"] == f"{total:.2f}"
+
+    sb.act("coinpay24", psp, "pay")
+    order = wait_for(lambda: Order.objects.filter(checkout_token=ready_checkout.token).first())
+    wait_for(lambda: Order.objects.get(pk=order.pk).charge_status == "full")
+    order.refresh_from_db()
+    assert order.total_charged_amount == total
+    [transaction] = order.payment_transactions.all()
+    assert transaction.psp_reference == psp
+    charges = transaction.events.filter(type="charge_success")
+    assert charges.count() == 1 and charges[0].amount_value == total
