@@ -16,6 +16,7 @@ from typing import Any, Optional
 from django.db import IntegrityError, transaction
 
 from ..bridges.base import Created, Observed, ProviderBridge, json_safe
+from ..contract import confirmation_data as contract
 from ..gateway_config import render
 from ..lifecycle import CHARGED, CLOSED
 from ..models import Invoice
@@ -26,7 +27,6 @@ from ..sync import ALREADY_PROCESSED, lock_invoice, refresh_invoice
 from . import outbox
 from .models import ChannelConfiguration, Installation
 from .payloads import Source
-from .storefront import contract
 
 logger = logging.getLogger(__name__)
 

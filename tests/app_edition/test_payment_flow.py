@@ -18,6 +18,7 @@ from saleor_cryptopay.app.reconcile import reconcile_all
 from saleor_cryptopay.app.saleor_api import global_id
 from saleor_cryptopay.models import CallbackEvent, Invoice, StaffTask
 
+from ..qr_decode import decode_qr
 from .fake_saleor import gid, initialize_payload, now_iso, source
 
 INIT = "TRANSACTION_INITIALIZE_SESSION"
@@ -82,6 +83,9 @@ def test_coinpay_th_answer_carries_address_amount_and_qr(configure, hook):
     assert data["address"] and data["pay_currency"] == "BTC" and Decimal(data["pay_amount"]) > 0
     assert data["payment_url"].startswith("bitcoin:") and "externalUrl" not in answer
     assert data["qr_data"]
+    # the same contract as the plugin's: a QR that scans as the payment URI
+    assert data["payment_uri"].startswith(f"bitcoin:{data['address']}?amount=")
+    assert decode_qr(data["qr_code"]) == data["payment_uri"]
 
 
 def test_retry_of_the_same_transaction_reuses_the_invoice(configure, hook, sb):
