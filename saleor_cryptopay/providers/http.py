@@ -254,6 +254,9 @@ def tls_reason(exc: BaseException) -> str:
     for item in _chain(exc):
         if isinstance(item, ssl.SSLCertVerificationError):
             return f"certificate refused ({item.verify_message or item.reason})"
+        if type(item).__name__ == "CertificateError":
+            # urllib3 1.x (Saleor 3.20 pins it) matches host names itself
+            return f"certificate refused (hostname mismatch: {item})"
     for item in _chain(exc):
         if isinstance(item, ssl.SSLError):
             return f"TLS handshake failed ({item.reason or type(item).__name__})"
