@@ -161,7 +161,8 @@ def test_app_install_and_paid_checkout(
     data = staff_api_client.post_graphql(
         REQUEST_REFUND, {"id": init["transaction"]["id"], "amount": str(total)}
     )
-    assert not (data.json()["data"]["transactionRequestAction"] or {"errors": data.json()})["errors"]
+    requested = data.json()["data"]["transactionRequestAction"] or {"errors": data.json()}
+    assert not requested["errors"], requested["errors"]
     refused = wait_for(lambda: transaction.events.filter(type="refund_failure").first())
     assert "cannot refund through its API" in refused.message, refused.message
     transaction.refresh_from_db()
