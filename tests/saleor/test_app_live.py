@@ -14,6 +14,7 @@ import requests
 
 pytest.importorskip("saleor", reason="Saleor is not installed: run in a Saleor 3.20 environment")
 
+from saleor.account.models import Group  # noqa: E402
 from saleor.app.models import App  # noqa: E402
 from saleor.graphql.core.utils import to_global_id_or_none  # noqa: E402
 from saleor.order.models import Order  # noqa: E402
@@ -28,6 +29,11 @@ TXN_INIT = """mutation($id: ID!, $data: JSON) { transactionInitialize(id: $id,
     paymentGateway: {id: "saleor.cryptopay", data: $data}) {
     transaction { id pspReference } transactionEvent { type message } data
     errors { field code message } } }"""
+TXN_PROCESS = """mutation($id: ID!) { transactionProcess(id: $id) {
+    transaction { id pspReference } transactionEvent { type message } data
+    errors { field code message } } }"""
+REQUEST_REFUND = """mutation($id: ID!, $amount: PositiveDecimal) { transactionRequestAction(
+    id: $id, actionType: REFUND, amount: $amount) { errors { field code message } } }"""
 
 
 def free_port() -> int:
@@ -102,8 +108,11 @@ def test_app_install_and_paid_checkout(
     # Apps are reached through Saleor's webhook plugin (crypto_plugins leaves it out)
     settings.PLUGINS = [*settings.PLUGINS, "saleor.plugins.webhook.plugin.WebhookPlugin"]
     saleor_api = live_callbacks.url + "/graphql/"
-    # appInstall grants only permissions the installing staff holds
-    staff_api_client.user.user_permissions.add(permission_manage_apps, permission_manage_payments)
+    # appInstall grants only permissions the installing staff holds; channel
+    # access (transactionRequestAction checks it) comes from a group
+    group = Group.objects.create(name="payments", restricted_access_to_channels=False)
+    group.permissions.add(permission_manage_apps, permission_manage_payments)
+    group.user_set.add(staff_api_client.user)
     content = staff_api_client.post_graphql(APP_INSTALL, {"url": f"{app_url}/api/manifest"})
     assert not content.json()["data"]["appInstall"]["errors"]
     app = App.objects.get(identifier="saleor.cryptopay")
@@ -116,6 +125,12 @@ def test_app_install_and_paid_checkout(
 
     checkout_id = to_global_id_or_none(ready_checkout)
     total = checkout_total(ready_checkout)
+    # a FAILURE answer without pspReference passes Saleor's (3.21+ strict) schema
+    data = api_client.post_graphql(TXN_INIT, {"id": checkout_id, "data": {"provider": "nope"}})
+    refused = data.json()["data"]["transactionInitialize"]
+    assert refused["transactionEvent"]["type"] == "CHARGE_FAILURE", refused
+    assert "offered for" in refused["transactionEvent"]["message"], refused
+
     data = api_client.post_graphql(TXN_INIT, {"id": checkout_id, "data": {"provider": "coinpay24"}})
     init = data.json()["data"]["transactionInitialize"]
     assert not init["errors"], init["errors"]
@@ -123,12 +138,32 @@ def test_app_install_and_paid_checkout(
     psp = init["transaction"]["pspReference"]
     assert init["data"]["invoice_id"] == psp and init["data"]["amount"] == f"{total:.2f}"
 
+    # the shopper back before paying: the App re-reads the invoice, still open
+    data = api_client.post_graphql(TXN_PROCESS, {"id": init["transaction"]["id"]})
+    process = data.json()["data"]["transactionProcess"]
+    assert not process["errors"], process["errors"]
+    assert process["transactionEvent"]["type"] == "CHARGE_ACTION_REQUIRED", process
+    assert process["data"]["invoice_id"] == psp
+
     sb.act("coinpay24", psp, "pay")
     order = wait_for(lambda: Order.objects.filter(checkout_token=ready_checkout.token).first())
     wait_for(lambda: Order.objects.get(pk=order.pk).charge_status == "full")
     order.refresh_from_db()
     assert order.total_charged_amount == total
-    [transaction] = order.payment_transactions.all()
+    # the refused first attempt left an empty transaction; the charge is on one
+    [transaction] = order.payment_transactions.filter(charged_value__gt=0)
     assert transaction.psp_reference == psp
     charges = transaction.events.filter(type="charge_success")
     assert charges.count() == 1 and charges[0].amount_value == total
+
+    # a refund request is answered honestly (REFUND_FAILURE with the App's
+    # reason, not a schema error) and leaves the charge as it was
+    data = staff_api_client.post_graphql(
+        REQUEST_REFUND, {"id": init["transaction"]["id"], "amount": str(total)}
+    )
+    requested = data.json()["data"]["transactionRequestAction"] or {"errors": data.json()}
+    assert not requested["errors"], requested["errors"]
+    refused = wait_for(lambda: transaction.events.filter(type="refund_failure").first())
+    assert "cannot refund through its API" in refused.message, refused.message
+    transaction.refresh_from_db()
+    assert transaction.charged_value == total and transaction.refunded_value == 0
