@@ -1,9 +1,7 @@
 """Per-channel gateway settings without Saleor: parse and validate the
 values both editions store (the plugin in Saleor's PluginConfiguration, the
-App in its own table).
-
-The parsing here is the same as ``plugin/config.py`` (which the plugin still
-uses); the plugin can switch to this module at merge.
+App in its own table). The plugin's ``plugin/config.py`` holds only its
+Dashboard field descriptions.
 """
 
 from __future__ import annotations
@@ -14,8 +12,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Optional
 from urllib.parse import urlsplit
 
-AFTER_PAYMENT = "after_payment"
-BEFORE_PAYMENT = "before_payment"
+AFTER_PAYMENT = "after_payment"  # order created once paid (action-required flow)
+BEFORE_PAYMENT = "before_payment"  # order created unpaid at once, charged on callback
 ORDER_CREATION_CHOICES = (AFTER_PAYMENT, BEFORE_PAYMENT)
 TEMPLATE_FIELDS = ("reference", "channel", "checkout", "amount", "currency")
 DEFAULT_TITLE = "Order {reference}"
@@ -68,14 +66,20 @@ class GatewaySettings:
         return default if value in (None, "") else str(value).strip()
 
 
-def parse_settings(values: dict[str, Any], default_base_url: str) -> GatewaySettings:
+def parse_settings(
+    values: dict[str, Any], default_base_url: str, *, default_currencies: str = "USD"
+) -> GatewaySettings:
     """Lenient parse for running: invalid values fall back to safe defaults
-    (``validate`` refuses them when they are saved)."""
+    (``validate`` refuses them when they are saved). The plugin passes
+    ``default_currencies=""``: Saleor fills in missing fields from its
+    defaults, so an empty value there was stored and offers no currency."""
     tolerance = parse_tolerance(values.get("underpaid_tolerance_percent"))
     order_creation = str(values.get("order_creation") or AFTER_PAYMENT).strip()
     return GatewaySettings(
         api_base_url=str(values.get("api_base_url") or default_base_url).strip(),
-        supported_currencies=parse_currencies(values.get("supported_currencies") or "USD"),
+        supported_currencies=parse_currencies(
+            values.get("supported_currencies") or default_currencies
+        ),
         order_creation=order_creation
         if order_creation in ORDER_CREATION_CHOICES
         else AFTER_PAYMENT,
@@ -133,37 +137,51 @@ def url_error(value: Any) -> Optional[str]:
     return None
 
 
+REQUIRED = "required"  # error kinds: Saleor's PluginErrorCode has both
+INVALID = "invalid"
+
+
 def validate(provider: str, values: dict[str, Any]) -> dict[str, str]:
     """Field name → problem, for values about to be saved (the plugin's
     ``validate_plugin_configuration`` rules, without Saleor's error types)."""
-    errors: dict[str, str] = {}
     if provider not in PROVIDER_NAMES:
         return {"provider": f"Choose one of: {', '.join(PROVIDER_NAMES)}."}
+    return {name: message for name, (message, _) in problems(provider, values).items()}
+
+
+def problems(provider: str, values: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    """Field name → (message, ``REQUIRED`` or ``INVALID``) for a known
+    ``provider``, in the order the fields are shown."""
+    errors: dict[str, tuple[str, str]] = {}
+
+    def fail(name: str, message: str, kind: str = INVALID) -> None:
+        errors[name] = (message, kind)
+
     for name in SECRET_FIELDS[provider]:
         if not str(values.get(name) or "").strip():
-            errors[name] = "The parameter is required."
+            fail(name, "The parameter is required.", REQUIRED)
     if values.get("api_base_url") and url_error(values["api_base_url"]):
-        errors["api_base_url"] = url_error(values["api_base_url"]) or ""
+        fail("api_base_url", url_error(values["api_base_url"]) or "")
     currencies = parse_currencies(values.get("supported_currencies"))
     if not currencies:
-        errors["supported_currencies"] = "Name at least one currency."
+        fail("supported_currencies", "Name at least one currency.", REQUIRED)
     elif any(not (c.isalpha() and 3 <= len(c) <= 5) for c in currencies):
-        errors["supported_currencies"] = "Use currency codes separated by commas, e.g. USD,EUR."
+        fail("supported_currencies", "Use currency codes separated by commas, e.g. USD,EUR.")
     if str(values.get("order_creation") or AFTER_PAYMENT) not in ORDER_CREATION_CHOICES:
-        errors["order_creation"] = f"Choose one of: {', '.join(ORDER_CREATION_CHOICES)}."
+        fail("order_creation", f"Choose one of: {', '.join(ORDER_CREATION_CHOICES)}.")
     if parse_tolerance(values.get("underpaid_tolerance_percent")) is None:
-        errors["underpaid_tolerance_percent"] = "Enter a percentage from 0 to 10."
+        fail("underpaid_tolerance_percent", "Enter a percentage from 0 to 10.")
     for name in ("invoice_title", "invoice_description"):
         problem = template_error(str(values.get(name) or ""))
         if problem:
-            errors[name] = problem
+            fail(name, problem)
     limit = values.get("reconcile_calls_per_run")
     if limit not in (None, "") and parse_positive_int(limit) is None:
-        errors["reconcile_calls_per_run"] = "Enter a whole number above 0."
+        fail("reconcile_calls_per_run", "Enter a whole number above 0.")
     if provider == "coinpay_th":
         if str(values.get("action_names") or "official") not in ACTION_NAME_CHOICES:
-            errors["action_names"] = "Choose official or docs."
+            fail("action_names", "Choose official or docs.")
         keep = str(values.get("keep_percent") or "").strip()
         if keep and (not keep.isdigit() or int(keep) > 100):
-            errors["keep_percent"] = "Enter a whole number from 0 to 100."
+            fail("keep_percent", "Enter a whole number from 0 to 100.")
     return errors

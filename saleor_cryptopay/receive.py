@@ -4,9 +4,8 @@ skip repeats of a final state → verify → re-read and decide (``sync``).
 
 What differs per edition is passed in: whether an invoice belongs to the
 configuration that received the callback, and ``sync``, which takes the
-edition's locks and carries the decision out (Saleor effects in the plugin,
-outbox reports in the App). The plugin's ``callbacks.process_event`` is this
-same path and can switch to it at merge.
+edition's locks and carries the decision out (Saleor effects in the plugin's
+``callbacks.process_event``, outbox reports in the App).
 """
 
 from __future__ import annotations
@@ -65,7 +64,12 @@ def process_callback(
     *,
     belongs: Callable[[Invoice], bool],
     sync: Sync,
+    foreign: str = "invoice belongs to another configuration",
+    defer_on_quota: bool = False,
 ) -> Handled:
+    """``foreign`` is the reason recorded when ``belongs`` says no;
+    ``defer_on_quota`` answers a quota shortfall (ProviderError code quota or
+    rate_limited) with a 503 that says so, whatever call hit it (the plugin)."""
     fields = dict(pairs)
     ref = bridge.callback_invoice_id(fields) if fields else None
     if not ref:
@@ -77,7 +81,7 @@ def process_callback(
         return finish(event, Outcome.IGNORED, "unknown invoice (kept for reconciliation)")
     event.invoice = invoice
     if not belongs(invoice):
-        return finish(event, Outcome.REJECTED, "invoice belongs to another configuration")
+        return finish(event, Outcome.REJECTED, foreign)
 
     claim = bridge.claimed_state(fields)
     if _repeats_final_state(invoice, claim):
@@ -95,10 +99,16 @@ def process_callback(
                 return _rejected(event, bridge)
         else:
             deferred = check  # a provider call: made under the lock, once
+        # a charged invoice is only worth a re-read when the callback says refunded
         result = sync(invoice.pk, deferred, claim != "refunded")
     except CallbackRejected:
         return _rejected(event, bridge)
     except ProviderError as exc:
+        if defer_on_quota and exc.code in ("quota", "rate_limited"):
+            # Deferred, not lost: the event is stored, the provider sends it
+            # again on a 503 (for days), and the invoice stays open for
+            # reconciliation and the shopper's own checkoutComplete.
+            return finish(event, Outcome.FAILED, f"deferred, provider quota short: {exc}", 503)
         if deferred is not None and event.verified is None:
             return finish(event, Outcome.FAILED, f"verification unavailable: {exc}", 503)
         status = 503 if exc.retryable else 200

@@ -15,7 +15,7 @@ from typing import Optional
 from django.db.models import Q
 from django.utils import timezone
 
-from .bridges.base import Observed, ProviderBridge
+from .bridges.base import Created, Observed, ProviderBridge, json_safe
 from .lifecycle import CHARGED, CLOSED, Action, Decision, Expected, Flag, decide
 from .models import Invoice, StaffTask
 from .providers.status import PaymentStatus
@@ -51,6 +51,19 @@ def claim_reread(pk: int, *, count_creation: bool = True) -> bool:
 
 def lock_invoice(pk: int) -> Invoice:
     return Invoice.objects.select_for_update().get(pk=pk)
+
+
+def apply_created(invoice: Invoice, created: Created) -> None:
+    """Copy a provider's new (or updated) invoice onto ``invoice`` (not saved)."""
+    invoice.provider_invoice_id = created.provider_invoice_id
+    invoice.provider_ref = created.provider_ref[:128]
+    invoice.status = created.status.value
+    invoice.payment_url = created.payment_url[:1000]
+    invoice.address = created.address[:128]
+    invoice.pay_amount = created.pay_amount
+    invoice.pay_currency = created.pay_currency[:16]
+    invoice.expires_at = created.expires_at
+    invoice.provider_data = json_safe({**created.data, "qr_data": created.qr_data})
 
 
 def apply_observation(invoice: Invoice, observed: Observed, tolerance: Decimal) -> Decision:
@@ -115,8 +128,9 @@ def refresh_invoice(
     """The edition-free middle of a sync: with ``invoice`` locked by the
     caller, verify (if asked), re-read the provider and decide. None when the
     invoice is already final (nothing asked of the provider). Raises
-    ``CallbackRejected`` and ``ProviderError``. The plugin's
-    ``payments.sync_invoice`` does the same between its Saleor locks and effects."""
+    ``CallbackRejected`` and ``ProviderError``. The editions call it between
+    their own locks and effects (the plugin's ``payments.sync_invoice``, the
+    App's ``flow``)."""
     status = invoice.payment_status
     if status is PaymentStatus.REFUNDED or (skip_if_final and status in FINAL):
         return None

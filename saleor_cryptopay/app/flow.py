@@ -15,7 +15,7 @@ from typing import Any, Optional
 
 from django.db import IntegrityError, transaction
 
-from ..bridges.base import Created, Observed, ProviderBridge, json_safe
+from ..bridges.base import Observed, ProviderBridge
 from ..contract import confirmation_data as contract
 from ..gateway_config import render
 from ..lifecycle import CHARGED, CLOSED
@@ -23,24 +23,12 @@ from ..models import Invoice
 from ..money import format_amount, quantize
 from ..providers.errors import ProviderError
 from ..providers.status import PaymentStatus
-from ..sync import ALREADY_PROCESSED, lock_invoice, refresh_invoice
+from ..sync import ALREADY_PROCESSED, apply_created, lock_invoice, refresh_invoice
 from . import outbox
 from .models import ChannelConfiguration, Installation
 from .payloads import Source
 
 logger = logging.getLogger(__name__)
-
-
-def _fill(invoice: Invoice, created: Created) -> None:
-    invoice.provider_invoice_id = created.provider_invoice_id
-    invoice.provider_ref = created.provider_ref[:128]
-    invoice.status = created.status.value
-    invoice.payment_url = created.payment_url[:1000]
-    invoice.address = created.address[:128]
-    invoice.pay_amount = created.pay_amount
-    invoice.pay_currency = created.pay_currency[:16]
-    invoice.expires_at = created.expires_at
-    invoice.provider_data = json_safe({**created.data, "qr_data": created.qr_data})
 
 
 def transaction_invoice(installation: Installation, transaction_id: str) -> Optional[Invoice]:
@@ -93,7 +81,7 @@ def open_invoice(
         amount=amount,
         currency=currency,
     )
-    _fill(invoice, created)
+    apply_created(invoice, created)
     try:
         with transaction.atomic():
             invoice.save()

@@ -16,6 +16,7 @@ from saleor.payment.interface import GatewayResponse, PaymentData
 from saleor.plugins.base_plugin import BasePlugin, ConfigurationTypeField
 
 from ..bridges.base import ProviderBridge
+from ..gateway_config import REQUIRED, GatewaySettings, parse_settings, problems
 from ..models import Invoice
 from ..providers.errors import ProviderError
 from ..providers.quota import CALLBACK, CHECKOUT
@@ -26,17 +27,10 @@ from .config import (
     CALLBACK_PATH,
     CLAIM_PREFIX,
     COMMON_DEFAULTS,
-    ORDER_CREATION_CHOICES,
     REFUND_DEFAULTS,
-    GatewaySettings,
     as_dict,
     common_structure,
-    parse_positive_int,
-    parse_settings,
-    parse_tolerance,
     refund_structure,
-    template_error,
-    url_error,
 )
 from .setup_checks import check_on_save
 
@@ -60,7 +54,6 @@ class CryptoGatewayPlugin(BasePlugin):
 
     PROVIDER = ""
     LIVE_BASE_URL = ""
-    REQUIRED_FIELDS: tuple[str, ...] = ()
     CONFIGURATION_PER_CHANNEL = True
     DEFAULT_ACTIVE = False
 
@@ -74,7 +67,7 @@ class CryptoGatewayPlugin(BasePlugin):
             raw.append({"name": "callback_url", "value": url})
         super().__init__(configuration=raw, **kwargs)
         self.settings: GatewaySettings = parse_settings(
-            as_dict(self.configuration), self.LIVE_BASE_URL
+            as_dict(self.configuration), self.LIVE_BASE_URL, default_currencies=""
         )
 
     # -- to implement -------------------------------------------------------
@@ -230,46 +223,19 @@ class CryptoGatewayPlugin(BasePlugin):
         if not plugin_configuration.active:
             return
         values = as_dict(plugin_configuration.configuration)
-        errors: dict[str, Any] = {}
-
-        def fail(name: str, message: str, code: str = PluginErrorCode.INVALID.value) -> None:
-            errors[name] = ValidationError(message, code=code)
-
-        for name in cls.REQUIRED_FIELDS:
-            if not str(values.get(name) or "").strip():
-                fail(name, "The parameter is required.", PluginErrorCode.REQUIRED.value)
-        if values.get("api_base_url") and url_error(values["api_base_url"]):
-            fail("api_base_url", url_error(values["api_base_url"]) or "")
-        currencies = [c.strip() for c in str(values.get("supported_currencies") or "").split(",")]
-        currencies = [c for c in currencies if c]
-        if not currencies:
-            fail(
-                "supported_currencies",
-                "Name at least one currency.",
-                PluginErrorCode.REQUIRED.value,
+        errors: dict[str, Any] = {
+            name: ValidationError(
+                message,
+                code=PluginErrorCode.REQUIRED.value
+                if kind == REQUIRED
+                else PluginErrorCode.INVALID.value,
             )
-        elif any(not (c.isalpha() and 3 <= len(c) <= 5) for c in currencies):
-            fail("supported_currencies", "Use currency codes separated by commas, e.g. USD,EUR.")
-        if str(values.get("order_creation") or "after_payment") not in ORDER_CREATION_CHOICES:
-            fail("order_creation", f"Choose one of: {', '.join(ORDER_CREATION_CHOICES)}.")
-        if parse_tolerance(values.get("underpaid_tolerance_percent")) is None:
-            fail("underpaid_tolerance_percent", "Enter a percentage from 0 to 10.")
-        for name in ("invoice_title", "invoice_description"):
-            problem = template_error(str(values.get(name) or ""))
-            if problem:
-                fail(name, problem)
-        limit = values.get("reconcile_calls_per_run")
-        if limit not in (None, "") and parse_positive_int(limit) is None:
-            fail("reconcile_calls_per_run", "Enter a whole number above 0.")
-        errors.update(cls.validate_provider_fields(values))
+            for name, (message, kind) in problems(cls.PROVIDER, values).items()
+        }
         errors.update(refunds.config_errors(values))
         if errors:
             raise ValidationError(errors)
         check_on_save(cls, plugin_configuration)  # provider call: only once all else is valid
-
-    @classmethod
-    def validate_provider_fields(cls, values: dict) -> dict:
-        return {}
 
     @classmethod
     def credential_check_options(cls, values: dict) -> dict:

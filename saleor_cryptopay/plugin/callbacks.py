@@ -10,52 +10,21 @@ from __future__ import annotations
 
 import logging
 import traceback
+from collections.abc import Callable
 from typing import Optional
 
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.utils import timezone
 
 from ..bridges.base import ProviderBridge
 from ..inbox import store_callback
-from ..lifecycle import CHARGED
-from ..models import CallbackEvent, Invoice
-from ..providers.errors import ProviderError
-from ..providers.status import PaymentStatus
+from ..models import CallbackEvent
+from ..receive import process_callback
 from ..setup_checks.probe import default_key, probe_answer
-from .payments import ALREADY_PROCESSED, CallbackRejected, sync_invoice
+from .payments import sync_invoice
 
 logger = logging.getLogger(__name__)
 Outcome = CallbackEvent.Outcome
-
-
-# What a callback claims, used only to skip work for repeats of a final state
-# (never to act): "charged" or "refunded", else None.
-def _claim(provider: str, fields: dict[str, str]) -> Optional[str]:
-    if provider == "coinpay24":
-        status = (fields.get("status") or "").strip().lower()
-        return {"paid": "charged", "completed": "charged", "refunded": "refunded"}.get(status)
-    if provider == "coinpay_th":
-        return "charged" if (fields.get("order_status") or "").strip() == "2" else None
-    return None
-
-
-def _repeats_final_state(invoice: Invoice, claim: Optional[str]) -> bool:
-    status = invoice.payment_status
-    return (claim == "charged" and status in CHARGED) or (
-        claim == "refunded" and status is PaymentStatus.REFUNDED
-    )
-
-
-def _finish(event: CallbackEvent, outcome: str, result: str, status: int = 200) -> HttpResponse:
-    event.outcome = outcome
-    event.result = result[:2000]
-    event.attempts += 1
-    event.processed_at = timezone.now()
-    event.save(
-        update_fields=["outcome", "result", "attempts", "processed_at", "invoice", "verified"]
-    )
-    return HttpResponse(f"{outcome}: {result}"[:200], status=status, content_type="text/plain")
 
 
 def process_event(
@@ -66,60 +35,26 @@ def process_event(
     channel_slug: str,
     tolerance,
 ) -> HttpResponse:
-    fields = dict(pairs)
-    ref = bridge.callback_invoice_id(fields) if fields else None
-    if not ref:
-        return _finish(event, Outcome.REJECTED, "no invoice id in the callback")
-    event.provider_invoice_id = ref[:64]
-    event.save(update_fields=["provider_invoice_id"])
-    invoice = Invoice.objects.filter(provider=bridge.provider, provider_invoice_id=ref).first()
-    if invoice is None:
-        return _finish(event, Outcome.IGNORED, "unknown invoice (kept for reconciliation)")
-    event.invoice = invoice
-    if invoice.channel_slug != channel_slug:
-        return _finish(event, Outcome.REJECTED, "invoice belongs to another channel")
+    """The core's callback path (``receive``) with the plugin's parts: the
+    channel as the configuration, Saleor's locks and effects in
+    ``sync_invoice``, and quota shortfalls deferred with a 503."""
 
-    claim = _claim(bridge.provider, fields)
-    if _repeats_final_state(invoice, claim):
-        # a repeat of what we already acted on: no provider call needed
-        return _finish(event, Outcome.IGNORED, f"duplicate: invoice already {invoice.status}")
-
-    def check() -> bool:
-        event.verified = bridge.verify_callback(pairs)
-        event.save(update_fields=["verified"])
-        return event.verified
-
-    deferred = None
-    try:
-        if bridge.verifies_locally:
-            if not check():
-                return _rejected(event, bridge)
-        else:
-            deferred = check  # a provider call: made under the locks, once
-        # a charged invoice is only worth a re-read when the callback says refunded
-        result = sync_invoice(
-            invoice.pk, bridge, tolerance, skip_if_final=claim != "refunded", verify=deferred
+    def sync(invoice_pk: int, verify: Optional[Callable[[], bool]], skip_if_final: bool) -> str:
+        return sync_invoice(
+            invoice_pk, bridge, tolerance, skip_if_final=skip_if_final, verify=verify
         )
-    except CallbackRejected:
-        return _rejected(event, bridge)
-    except ProviderError as exc:
-        if exc.code in ("quota", "rate_limited"):
-            # Deferred, not lost: the event is stored, the provider sends it
-            # again on a 503 (for days), and the invoice stays open for
-            # reconciliation and the shopper's own checkoutComplete.
-            return _finish(event, Outcome.FAILED, f"deferred, provider quota short: {exc}", 503)
-        if deferred is not None and event.verified is None:
-            return _finish(event, Outcome.FAILED, f"verification unavailable: {exc}", 503)
-        status = 503 if exc.retryable else 200
-        return _finish(event, Outcome.FAILED, f"provider re-read failed: {exc}", status)
-    if result == ALREADY_PROCESSED:
-        return _finish(event, Outcome.IGNORED, f"duplicate: invoice already {invoice.status}")
-    return _finish(event, Outcome.PROCESSED, result)
 
-
-def _rejected(event: CallbackEvent, bridge: ProviderBridge) -> HttpResponse:
-    logger.warning("cryptopay: unverified %s callback #%s", bridge.provider, event.pk)
-    return _finish(event, Outcome.REJECTED, "verification failed")
+    handled = process_callback(
+        event,
+        pairs,
+        bridge,
+        belongs=lambda invoice: invoice.channel_slug == channel_slug,
+        sync=sync,
+        foreign="invoice belongs to another channel",
+        defer_on_quota=True,
+    )
+    text = f"{handled.outcome}: {handled.result}"[:200]
+    return HttpResponse(text, status=handled.status, content_type="text/plain")
 
 
 def handle_callback(

@@ -15,7 +15,6 @@ class CoinPay24Plugin(CryptoGatewayPlugin):
     PLUGIN_DESCRIPTION = "Cryptocurrency payments through CoinPay24 invoices."
     PROVIDER = "coinpay24"
     LIVE_BASE_URL = LIVE_BASE_URL
-    REQUIRED_FIELDS = ("api_key",)
     CONFIG_STRUCTURE = structure(
         {
             "api_key": {

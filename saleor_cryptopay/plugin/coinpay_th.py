@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError
-from saleor.graphql.core.enums import PluginErrorCode
 from saleor.plugins.base_plugin import ConfigurationTypeField as T
 
 from ..bridges.coinpay_th import CoinPayThBridge
@@ -20,7 +18,6 @@ class CoinPayThPlugin(CryptoGatewayPlugin):
     PLUGIN_DESCRIPTION = "Bitcoin payments through CoinPay.in.th orders (15-minute rate lock)."
     PROVIDER = "coinpay_th"
     LIVE_BASE_URL = LIVE_BASE_URL
-    REQUIRED_FIELDS = ("api_key", "api_secret")
     CONFIG_STRUCTURE = structure(
         {
             "api_key": {"type": T.SECRET, "label": "API key", "help_text": "From API Access."},
@@ -76,17 +73,3 @@ class CoinPayThPlugin(CryptoGatewayPlugin):
         key = str(values.get("api_key") or "").strip()
         actions = ACTION_SETS.get(str(values.get("action_names") or "official"), DEFAULT_ACTIONS)
         return {"nonce_source": DatabaseNonce(key), "actions": actions}
-
-    @classmethod
-    def validate_provider_fields(cls, values: dict) -> dict:
-        errors = {}
-        if str(values.get("action_names") or "official") not in ACTION_SETS:
-            errors["action_names"] = ValidationError(
-                "Choose official or docs.", code=PluginErrorCode.INVALID.value
-            )
-        keep = str(values.get("keep_percent") or "").strip()
-        if keep and (not keep.isdigit() or int(keep) > 100):
-            errors["keep_percent"] = ValidationError(
-                "Enter a whole number from 0 to 100.", code=PluginErrorCode.INVALID.value
-            )
-        return errors

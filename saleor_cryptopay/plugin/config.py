@@ -1,20 +1,11 @@
-"""Per-channel configuration: the Dashboard fields and their parsed form."""
+"""The plugin's Dashboard fields: their descriptions and defaults. Parsing
+and validation are the core's (``gateway_config``), shared with the App."""
 
 from __future__ import annotations
 
-import string
-from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
-from typing import Any, Optional
-from urllib.parse import urlsplit
+from typing import Any
 
-AFTER_PAYMENT = "after_payment"  # order created once paid (action-required flow)
-BEFORE_PAYMENT = "before_payment"  # order created unpaid at once, charged on callback
-ORDER_CREATION_CHOICES = (AFTER_PAYMENT, BEFORE_PAYMENT)
-TEMPLATE_FIELDS = ("reference", "channel", "checkout", "amount", "currency")
-DEFAULT_TITLE = "Order {reference}"
-DEFAULT_DESCRIPTION = "Payment {reference} in {channel}"
-MAX_TOLERANCE_PERCENT = Decimal(10)
+from ..gateway_config import COMMON_FIELDS, DEFAULTS
 
 CALLBACK_PATH = "/callback"
 CLAIM_PREFIX = "/claim/"
@@ -125,98 +116,13 @@ REFUND_DEFAULTS = [
 ]
 
 
+# Saleor fills missing fields from these; api_base_url is per gateway
 COMMON_DEFAULTS = [
-    {"name": "supported_currencies", "value": "USD"},
-    {"name": "order_creation", "value": AFTER_PAYMENT},
-    {"name": "underpaid_tolerance_percent", "value": "0"},
-    {"name": "invoice_title", "value": DEFAULT_TITLE},
-    {"name": "invoice_description", "value": DEFAULT_DESCRIPTION},
-    {"name": "reconcile_calls_per_run", "value": "20"},
+    *({"name": name, "value": DEFAULTS[name]} for name in COMMON_FIELDS if name in DEFAULTS),
     {"name": "callback_url", "value": ""},
     {"name": "setup_status", "value": ""},
 ]
 
 
-@dataclass(frozen=True)
-class GatewaySettings:
-    api_base_url: str
-    supported_currencies: list[str]
-    order_creation: str
-    underpaid_tolerance: Decimal  # a fraction: 0.01 = 1 %
-    title_template: str
-    description_template: str
-    reconcile_calls_per_run: int
-    values: dict[str, Any] = field(default_factory=dict, repr=False)
-
-    def get(self, name: str, default: str = "") -> str:
-        value = self.values.get(name)
-        return default if value in (None, "") else str(value).strip()
-
-
 def as_dict(configuration: list[dict]) -> dict[str, Any]:
     return {item["name"]: item.get("value") for item in configuration}
-
-
-def parse_settings(values: dict[str, Any], default_base_url: str) -> GatewaySettings:
-    """Lenient parse for running: anything invalid falls back to a safe default
-    (validation refuses invalid values when the merchant saves them)."""
-    tolerance = parse_tolerance(values.get("underpaid_tolerance_percent"))
-    order_creation = str(values.get("order_creation") or AFTER_PAYMENT).strip()
-    return GatewaySettings(
-        api_base_url=str(values.get("api_base_url") or default_base_url).strip(),
-        supported_currencies=parse_currencies(values.get("supported_currencies")),
-        order_creation=order_creation
-        if order_creation in ORDER_CREATION_CHOICES
-        else AFTER_PAYMENT,
-        underpaid_tolerance=(tolerance or Decimal(0)) / 100,
-        title_template=str(values.get("invoice_title") or DEFAULT_TITLE),
-        description_template=str(values.get("invoice_description") or DEFAULT_DESCRIPTION),
-        reconcile_calls_per_run=parse_positive_int(values.get("reconcile_calls_per_run")) or 20,
-        values=dict(values),
-    )
-
-
-def parse_currencies(value: Any) -> list[str]:
-    return [c.strip().upper() for c in str(value or "").split(",") if c.strip()]
-
-
-def parse_tolerance(value: Any) -> Optional[Decimal]:
-    try:
-        result = Decimal(str(value if value not in (None, "") else "0").strip())
-    except InvalidOperation:
-        return None
-    if not result.is_finite() or not 0 <= result <= MAX_TOLERANCE_PERCENT:
-        return None
-    return result
-
-
-def parse_positive_int(value: Any) -> Optional[int]:
-    try:
-        result = int(str(value).strip())
-    except (TypeError, ValueError):
-        return None
-    return result if result > 0 else None
-
-
-def template_error(template: str) -> Optional[str]:
-    try:
-        names = [name for _, name, _, _ in string.Formatter().parse(template) if name]
-    except ValueError as exc:
-        return f"Invalid template: {exc}"
-    unknown = sorted(set(names) - set(TEMPLATE_FIELDS))
-    if unknown:
-        return f"Unknown placeholders: {', '.join(unknown)}. Use {', '.join(TEMPLATE_FIELDS)}."
-    return None
-
-
-def render(template: str, **values: Any) -> str:
-    if template_error(template):
-        template = DEFAULT_TITLE
-    return template.format(**{k: values.get(k, "") for k in TEMPLATE_FIELDS})
-
-
-def url_error(value: Any) -> Optional[str]:
-    parts = urlsplit(str(value or ""))
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        return "Enter an http(s) URL."
-    return None

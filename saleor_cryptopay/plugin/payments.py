@@ -16,20 +16,24 @@ from saleor.payment import TransactionKind
 from saleor.payment.interface import GatewayResponse, PaymentData
 from saleor.payment.models import Payment, Transaction
 
-from ..bridges.base import Created, Observed, ProviderBridge, json_safe
+from ..bridges.base import Observed, ProviderBridge
 from ..contract import confirmation_data
-from ..lifecycle import CHARGED, CLOSED
+from ..gateway_config import BEFORE_PAYMENT, GatewaySettings, render
+from ..lifecycle import CLOSED
 from ..models import Invoice
 from ..money import quantize
 from ..providers.errors import ProviderError
 from ..providers.status import PaymentStatus
-from ..sync import apply_observation, claim_reread, lock_invoice
-from .config import BEFORE_PAYMENT, GatewaySettings, render
+from ..sync import (
+    ALREADY_PROCESSED,
+    apply_created,
+    claim_reread,
+    lock_invoice,
+    refresh_invoice,
+)
 from .effects import apply_decision
 
 logger = logging.getLogger(__name__)
-
-FINAL = CHARGED | {PaymentStatus.REFUNDED}
 
 
 def active_invoice(payment_id: int, provider: str) -> Optional[Invoice]:
@@ -50,18 +54,6 @@ def _return_url(payment_id: int) -> Optional[str]:
     after paying and after cancelling alike."""
     url = Payment.objects.filter(pk=payment_id).values_list("return_url", flat=True).first()
     return url or None
-
-
-def _fill(invoice: Invoice, created: Created) -> None:
-    invoice.provider_invoice_id = created.provider_invoice_id
-    invoice.provider_ref = created.provider_ref[:128]
-    invoice.status = created.status.value
-    invoice.payment_url = created.payment_url[:1000]
-    invoice.address = created.address[:128]
-    invoice.pay_amount = created.pay_amount
-    invoice.pay_currency = created.pay_currency[:16]
-    invoice.expires_at = created.expires_at
-    invoice.provider_data = json_safe({**created.data, "qr_data": created.qr_data})
 
 
 def error_response(info: PaymentData, message: str) -> GatewayResponse:
@@ -166,7 +158,7 @@ def open_invoice(
         updated = bridge.update(previous, amount=amount, currency=currency)
         if updated is not None:
             # same provider order, same address: it now belongs to this payment
-            _fill(previous, updated)
+            apply_created(previous, updated)
             previous.payment_id = info.payment_id
             previous.amount = amount
             previous.currency = currency
@@ -205,7 +197,7 @@ def open_invoice(
         amount=amount,
         currency=currency,
     )
-    _fill(invoice, created)
+    apply_created(invoice, created)
     invoice.save()
     return invoice
 
@@ -247,13 +239,6 @@ def _worth_rereading(invoice: Invoice) -> bool:
     return claim_reread(invoice.pk, count_creation=not is_overdue(invoice))
 
 
-class CallbackRejected(Exception):
-    """The provider did not confirm it sent the callback."""
-
-
-ALREADY_PROCESSED = "already processed"
-
-
 def sync_invoice(
     invoice_pk: int,
     bridge: ProviderBridge,
@@ -270,9 +255,9 @@ def sync_invoice(
     Locks follow checkoutComplete's order: checkout, payment, then our invoice.
     The provider is asked (``verify``, then the re-read) only after the locks
     are held, so a burst of duplicate callbacks costs one verification and one
-    re-read: the others find the work done. Raises ``CallbackRejected`` when
-    ``verify`` says no. ``origin`` (callback, checkout, reconcile, replay)
-    tells the order notes how the payment was learned of.
+    re-read: the others find the work done. Raises ``sync.CallbackRejected``
+    when ``verify`` says no. ``origin`` (callback, checkout, reconcile,
+    replay) tells the order notes how the payment was learned of.
     """
     with transaction.atomic():
         payment_id = Invoice.objects.filter(pk=invoice_pk).values_list("payment_id", flat=True)[0]
@@ -285,14 +270,16 @@ def sync_invoice(
             )
             payment = Payment.objects.select_for_update(of=("self",)).filter(pk=payment_id).first()
         invoice = lock_invoice(invoice_pk)
-        status = invoice.payment_status
-        if status is PaymentStatus.REFUNDED or (skip_if_final and status in FINAL):
+        decision = refresh_invoice(
+            invoice,
+            bridge,
+            tolerance,
+            observed=observed,
+            skip_if_final=skip_if_final,
+            verify=verify,
+        )
+        if decision is None:
             return ALREADY_PROCESSED
-        if verify is not None and not verify():
-            raise CallbackRejected()
-        if observed is None:
-            observed = bridge.observe(invoice)
-        decision = apply_observation(invoice, observed, tolerance)
         result = apply_decision(
             decision, invoice, payment, checkout, complete_order=complete_order, origin=origin
         )

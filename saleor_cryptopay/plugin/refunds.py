@@ -38,10 +38,11 @@ from saleor.plugins.manager import get_plugins_manager
 from .. import refunds as core
 from ..claim_page import claim_view
 from ..editions import mark_recorded
+from ..gateway_config import parse_positive_int, url_error
 from ..models import Invoice, RefundRequest
 from ..providers.errors import ProviderError
 from ..providers.icoinpay import ICoinPayClient
-from .config import CLAIM_PREFIX, ICOINPAY_LIVE_URL, REFUND_RATES, parse_positive_int, url_error
+from .config import CLAIM_PREFIX, ICOINPAY_LIVE_URL, REFUND_RATES
 
 if TYPE_CHECKING:
     from .base import CryptoGatewayPlugin
