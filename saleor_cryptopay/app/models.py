@@ -106,6 +106,8 @@ class OutboxReport(models.Model):
     invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="+")
     kind = models.CharField(max_length=16, choices=KINDS)
     event_type = models.CharField(max_length=32, blank=True, default="")  # e.g. CHARGE_SUCCESS
+    # empty: the invoice's (the transaction's pspReference); a refund has its own
+    psp_reference = models.CharField(max_length=128, blank=True, default="")
     amount = models.DecimalField(**MONEY, null=True, blank=True)
     message = models.CharField(max_length=500, blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
@@ -119,9 +121,9 @@ class OutboxReport(models.Model):
         ordering = ("pk",)
         constraints = [
             models.UniqueConstraint(
-                fields=("invoice", "kind", "event_type"),
+                fields=("invoice", "kind", "event_type", "psp_reference"),
                 condition=models.Q(done_at__isnull=True),
-                name="cryptopay_app_one_pending_report",
+                name="cryptopay_app_one_pending_report_per_psp",
             )
         ]
 
