@@ -22,11 +22,12 @@ module translates, and is the edition the core's payout queue loads
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from typing import Any, Optional
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -38,7 +39,7 @@ from ..money import format_amount
 from ..providers.icoinpay import ICoinPayClient
 from ..refund_settings import claim_days, payout_client_from, payout_coin, rate_choice
 from . import flow, outbox
-from .models import ChannelConfiguration, Installation, OutboxReport
+from .models import ChannelConfiguration, Installation, OutboxReport, RefundRequestKey
 from .payloads import Payload, action
 
 logger = logging.getLogger(__name__)
@@ -78,6 +79,10 @@ def refund_requested(installation: Installation, payload: Payload) -> dict[str, 
         return _failure(amount, "No crypto invoice belongs to this transaction.")
     if amount is None or amount <= 0:
         return _failure(amount, "The refund amount must be positive.")
+    key = _request_key(payload)
+    done = RefundRequestKey.objects.filter(installation=installation, key=key).first()
+    if done is not None:  # Saleor sent this request again (a 5xx): the same refund
+        return {"pspReference": psp_reference(done.refund)}
     config = _config(invoice)
     values = config.settings.values if config is not None else {}
     rate = rate_choice(values)
@@ -85,18 +90,23 @@ def refund_requested(installation: Installation, payload: Payload) -> dict[str, 
     if rate == "current" and config is not None:
         current = getattr(config.build_bridge(), "current_rate", None)
     try:
-        refund = core.request_refund(
-            invoice.pk,
-            amount,
-            currency or invoice.currency,
-            rate_source=rate,
-            current_rate=current,
-            fallback_coin=payout_coin(values),
-            requested_by="saleor (TRANSACTION_REFUND_REQUESTED)",
-            claim_days=claim_days(values),
-        )
+        with transaction.atomic():
+            refund = core.request_refund(
+                invoice.pk,
+                amount,
+                currency or invoice.currency,
+                rate_source=rate,
+                current_rate=current,
+                fallback_coin=payout_coin(values),
+                requested_by="saleor (TRANSACTION_REFUND_REQUESTED)",
+                claim_days=claim_days(values),
+            )
+            RefundRequestKey.objects.create(installation=installation, key=key, refund=refund)
     except core.RefundError as exc:
         return _failure(amount, str(exc))
+    except IntegrityError:  # the same request, answered concurrently
+        done = RefundRequestKey.objects.get(installation=installation, key=key)
+        return {"pspReference": psp_reference(done.refund)}
     url = claim_url(refund)
     with transaction.atomic():
         _info(
@@ -109,6 +119,14 @@ def refund_requested(installation: Installation, payload: Payload) -> dict[str, 
         )
     outbox.flush_later(invoice.pk)  # never while Saleor waits for this answer
     return {"pspReference": psp_reference(refund)}
+
+
+def _request_key(payload: Payload) -> str:
+    # a retried delivery carries the very same stored payload
+    txn = payload.get("transaction") or {}
+    act = payload.get("action") or {}
+    text = f"{txn.get('id')}|{payload.get('issuedAt')}|{act.get('amount')}|{act.get('currency')}"
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _failure(amount: Any, message: str) -> dict[str, Any]:

@@ -81,6 +81,15 @@ def test_refund_request_is_acknowledged_pending_with_a_claim_link(paid, hook, sa
     assert not refund_events(saleor)  # never REFUND_SUCCESS before coins leave
 
 
+def test_a_request_saleor_sends_again_is_the_same_refund(paid, hook, saleor):
+    payload = refund_payload(*paid, 30)
+    first = hook(REFUND, payload).json()
+    again = hook(REFUND, payload).json()  # Saleor's retry after a 5xx: the stored payload
+    assert first == again and RefundRequest.objects.count() == 1
+    other = hook(REFUND, refund_payload(*paid, 30)).json()  # a new request: over the capture
+    assert other["result"] == "REFUND_FAILURE"
+
+
 def test_refund_over_the_capture_is_refused(paid, hook, saleor):
     ask_refund(hook, paid, 20)
     answer = ask_refund(hook, paid, 10.01)
