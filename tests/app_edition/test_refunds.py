@@ -5,10 +5,12 @@ sandbox's iCoinPay, and REFUND_SUCCESS captured by the fake Saleor."""
 from __future__ import annotations
 
 import re
+import threading
 from decimal import ROUND_DOWN, Decimal
 
 import pytest
 import requests
+from django.db import connection
 
 from saleor_cryptopay import editions
 from saleor_cryptopay import refunds as core
@@ -229,3 +231,43 @@ def test_configure_checks_the_icoinpay_key(configure, sb):
     )
     assert sb.icoinpay_api_key not in str(config.values)  # kept encrypted
     assert config.settings.values["icoinpay_api_key"] == sb.icoinpay_api_key
+
+
+def test_current_rate_choice_asks_the_provider(configure, hook, sb, saleor, settings):
+    settings.CRYPTOPAY_EDITION = "saleor_cryptopay.app.refunds"
+    configure("coinpay_th", refund_rate="current")
+    txn, answer = start(hook, provider="coinpay_th")
+    sb.act("coinpay_th", answer["pspReference"], "pay")
+    wait_for(lambda: saleor.completions())
+    assert ask_refund(hook, (txn, answer["pspReference"]), 10)["pspReference"]
+    refund = RefundRequest.objects.get()
+    assert refund.rate_source == "current" and refund.crypto_amount > 0
+
+
+def test_two_concurrent_workers_send_each_refund_once(paid, hook, saleor, sb):
+    for _ in range(4):
+        ask_refund(hook, paid, 5)
+    for refund in RefundRequest.objects.all():
+        core.set_address(refund.pk, BTC, by="staff")
+    sb.inject_fault("icoinpay", "delay", seconds=0.2, count=4, endpoint="send")
+    barrier = threading.Barrier(2)
+    results: list = []
+
+    def worker():
+        try:
+            barrier.wait()
+            results.extend(editions.process_payouts())
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(o.refund_id for o in results) == sorted(
+        RefundRequest.objects.values_list("pk", flat=True)
+    )
+    assert {o.result for o in results} == {"sent"} and len(sb.payouts()) == 4
+    wait_for(lambda: len(refund_events(saleor)) == 4)
+    assert len({r["psp"] for r in refund_events(saleor)}) == 4
