@@ -102,21 +102,19 @@ def refund_requested(installation: Installation, payload: Payload) -> dict[str, 
                 claim_days=claim_days(values),
             )
             RefundRequestKey.objects.create(installation=installation, key=key, refund=refund)
+            _info(  # staff find the claim link on the transaction (and in `refunds`)
+                installation,
+                refund,
+                psp_reference(refund),
+                f"Refund #{refund.pk}: {refund.crypto_amount} {refund.coin} in progress. Send "
+                f"the shopper this link to give their {refund.coin} address (works once, "
+                f"until {refund.claim_expires_at:%Y-%m-%d}): {claim_url(refund)}",
+            )
     except core.RefundError as exc:
         return _failure(amount, str(exc))
     except IntegrityError:  # the same request, answered concurrently
         done = RefundRequestKey.objects.get(installation=installation, key=key)
         return {"pspReference": psp_reference(done.refund)}
-    url = claim_url(refund)
-    with transaction.atomic():
-        _info(
-            installation,
-            refund,
-            psp_reference(refund),
-            f"Refund #{refund.pk}: {refund.crypto_amount} {refund.coin} in progress. Send the "
-            f"shopper this link to give their {refund.coin} address (works once, until "
-            f"{refund.claim_expires_at:%Y-%m-%d}): {url}",
-        )
     outbox.flush_later(invoice.pk)  # never while Saleor waits for this answer
     return {"pspReference": psp_reference(refund)}
 
