@@ -5,6 +5,9 @@ cryptopay-app configure --saleor-api-url URL --channel SLUG --provider coinpay24
 cryptopay-app reconcile [--saleor-api-url URL] [--channel SLUG] [--provider P] [--dry-run]
 cryptopay-app tasks [--resolve ID] [--all]
 cryptopay-app replay CALLBACK_ID
+cryptopay-app payouts [--limit 50]
+cryptopay-app refunds [--all] [--retry ID [--not-sent]] [--mark-sent ID --txid T]
+                      [--address ID ADDRESS] [--new-link ID]
 """
 
 from __future__ import annotations
@@ -15,13 +18,24 @@ import sys
 from collections.abc import Sequence
 from typing import Optional
 
-from ..gateway_config import COMMON_FIELDS, PROVIDER_FIELDS, PROVIDER_NAMES, SECRET_FIELDS
+from ..gateway_config import (
+    COMMON_FIELDS,
+    PROVIDER_FIELDS,
+    PROVIDER_NAMES,
+    REFUND_FIELDS,
+    SECRET_FIELDS,
+    SECRET_REFUND_FIELDS,
+)
 
 SETTINGS = "saleor_cryptopay.app.settings"
 CONFIG_FIELDS = sorted(
-    set(COMMON_FIELDS) | {f for fields in PROVIDER_FIELDS.values() for f in fields}
+    set(COMMON_FIELDS)
+    | set(REFUND_FIELDS)
+    | {f for fields in PROVIDER_FIELDS.values() for f in fields}
 )
-SECRET_OPTIONS = sorted({f for fields in SECRET_FIELDS.values() for f in fields})
+SECRET_OPTIONS = sorted(
+    {f for fields in SECRET_FIELDS.values() for f in fields} | set(SECRET_REFUND_FIELDS)
+)
 
 
 def _setup() -> None:
@@ -65,6 +79,21 @@ def parser() -> argparse.ArgumentParser:
 
     replay = sub.add_parser("replay", help="process a stored provider callback again")
     replay.add_argument("event_id", type=int)
+
+    pay = sub.add_parser("payouts", help="send queued refunds with iCoinPay (exactly once)")
+    pay.add_argument("--limit", type=int, default=50)
+
+    ref = sub.add_parser("refunds", help="list refunds, or act on one")
+    ref.add_argument("--all", action="store_true", help="include recorded refunds")
+    ref.add_argument("--retry", type=int, metavar="ID", help="queue a refused payout again")
+    ref.add_argument(
+        "--not-sent", action="store_true", help="with --retry: the wallet shows no payout"
+    )
+    ref.add_argument("--mark-sent", type=int, metavar="ID", help="coins sent by hand")
+    ref.add_argument("--txid", help="with --mark-sent: the transaction id")
+    ref.add_argument("--address", nargs=2, metavar=("ID", "ADDRESS"))
+    ref.add_argument("--new-link", type=int, metavar="ID", help="re-issue the claim link")
+    ref.add_argument("--by", default="staff", help="who acts (kept on the refund)")
     return p
 
 
@@ -81,6 +110,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "reconcile": reconcile,
         "tasks": tasks,
         "replay": replay,
+        "payouts": payouts,
+        "refunds": refunds,
     }[args.command]
     return handler(args) or 0
 
@@ -165,6 +196,29 @@ def replay(args: argparse.Namespace) -> int:
     except LookupError as exc:
         return _fail(str(exc))
     print(f"callback #{args.event_id}: {outcome}: {result}")
+    return 0
+
+
+def payouts(args: argparse.Namespace) -> int:
+    from django.core.management import call_command
+
+    call_command("cryptopay_payouts", limit=args.limit)
+    return 0
+
+
+def refunds(args: argparse.Namespace) -> int:
+    """The core's ``cryptopay_refunds`` with the App edition (its settings name it)."""
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    options = {"all": args.all, "not_sent": args.not_sent, "by": args.by, "txid": args.txid}
+    for name in ("retry", "mark_sent", "address", "new_link"):
+        if getattr(args, name) is not None:
+            options[name] = getattr(args, name)
+    try:
+        call_command("cryptopay_refunds", **options)
+    except CommandError as exc:
+        return _fail(str(exc))
     return 0
 
 

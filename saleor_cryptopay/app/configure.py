@@ -7,8 +7,9 @@ from typing import Any, Optional
 
 from django.db import transaction
 
-from ..gateway_config import DEFAULTS, SECRET_FIELDS, validate
+from ..gateway_config import DEFAULTS, SECRET_FIELDS, SECRET_REFUND_FIELDS, validate
 from ..providers.errors import ProviderError
+from ..refund_settings import REFUND_DEFAULTS, validate_refund_fields
 from .models import ChannelConfiguration, Installation
 from .saleor_api import normalise_api_url
 
@@ -40,16 +41,18 @@ def save_configuration(
     ).first() or ChannelConfiguration(
         installation=installation, channel_slug=channel, provider=provider
     )
-    secret_names = SECRET_FIELDS[provider]
-    saved = config.settings.values if config.pk else dict(DEFAULTS)
+    secret_names = SECRET_FIELDS[provider] + SECRET_REFUND_FIELDS
+    saved = config.settings.values if config.pk else {**DEFAULTS, **REFUND_DEFAULTS}
     merged = {**saved, **values}
     errors = validate(provider, merged)
+    if not errors:  # the iCoinPay key is tried (one balance call) unless --no-check
+        errors = validate_refund_fields(merged, check=check)
     if errors:
         raise ConfigurationRefused(
             "; ".join(f"--{k.replace('_', '-')}: {v}" for k, v in sorted(errors.items()))
         )
     config.values = {k: v for k, v in merged.items() if k not in secret_names}
-    config.set_secrets({k: str(merged[k]).strip() for k in secret_names})
+    config.set_secrets({k: str(merged.get(k) or "").strip() for k in secret_names})
     config.active = active
     note = None
     if check:

@@ -16,7 +16,7 @@ from django.db import transaction
 from ..gateway_config import PROVIDER_NAMES, url_error
 from ..providers.errors import ProviderError
 from ..sync import open_task
-from . import flow, outbox
+from . import flow, outbox, refunds
 from .models import ChannelConfiguration, Installation, OutboxReport
 from .payloads import Payload, action, source, storefront_data, transaction_id
 
@@ -123,12 +123,7 @@ HANDLERS: dict[str, Callable[[Installation, Payload], dict[str, Any]]] = {
     "PAYMENT_GATEWAY_INITIALIZE_SESSION": gateway_initialize,
     "TRANSACTION_INITIALIZE_SESSION": transaction_initialize,
     "TRANSACTION_PROCESS_SESSION": transaction_process,
-    "TRANSACTION_REFUND_REQUESTED": _staff_request(
-        "refund",
-        "REFUND_FAILURE",
-        "cannot refund through its API. A refund task was recorded: send the coins back "
-        "from the provider's dashboard, then record the refund in Saleor.",
-    ),
+    "TRANSACTION_REFUND_REQUESTED": refunds.refund_requested,
     "TRANSACTION_CANCELATION_REQUESTED": _staff_request(
         "cancel",
         "CANCEL_FAILURE",

@@ -12,7 +12,7 @@ from django.utils import timezone
 from ..bridges.base import ProviderBridge
 from ..bridges.factory import LIVE_BASE_URLS, build_bridge
 from ..gateway_config import PROVIDER_NAMES, GatewaySettings, parse_settings
-from ..models import MONEY, PROVIDERS, Invoice
+from ..models import MONEY, PROVIDERS, Invoice, RefundRequest
 from . import secrets_box
 
 
@@ -106,6 +106,8 @@ class OutboxReport(models.Model):
     invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="+")
     kind = models.CharField(max_length=16, choices=KINDS)
     event_type = models.CharField(max_length=32, blank=True, default="")  # e.g. CHARGE_SUCCESS
+    # empty: the invoice's (the transaction's pspReference); a refund has its own
+    psp_reference = models.CharField(max_length=128, blank=True, default="")
     amount = models.DecimalField(**MONEY, null=True, blank=True)
     message = models.CharField(max_length=500, blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
@@ -119,9 +121,9 @@ class OutboxReport(models.Model):
         ordering = ("pk",)
         constraints = [
             models.UniqueConstraint(
-                fields=("invoice", "kind", "event_type"),
+                fields=("invoice", "kind", "event_type", "psp_reference"),
                 condition=models.Q(done_at__isnull=True),
-                name="cryptopay_app_one_pending_report",
+                name="cryptopay_app_one_pending_report_per_psp",
             )
         ]
 
@@ -129,3 +131,20 @@ class OutboxReport(models.Model):
         what = self.event_type or self.kind
         state = "done" if self.done_at else f"pending ({self.attempts} attempts)"
         return f"{what} for invoice {self.invoice_id}: {state}"
+
+
+class RefundRequestKey(models.Model):
+    """Which refund a Saleor refund request made: Saleor sends a request again
+    after a 5xx with the same stored payload, and must get the same refund."""
+
+    installation = models.ForeignKey(Installation, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=64)  # sha256 of transaction, issuedAt and amount
+    refund = models.OneToOneField(RefundRequest, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=("installation", "key"), name="cryptopay_app_one_refund_per_request"
+            )
+        ]

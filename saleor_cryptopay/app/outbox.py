@@ -147,12 +147,14 @@ def _deliver(row: OutboxReport) -> str:
     if row.kind == OutboxReport.EVENT:
         already = client.report_event(
             transaction_id=invoice.transaction_id or "",
-            psp_reference=invoice.provider_invoice_id or "",
+            psp_reference=row.psp_reference or invoice.provider_invoice_id or "",
             event_type=row.event_type,
             amount=row.amount,
             currency=invoice.currency,
             message=row.message,
-            external_url=invoice.payment_url if invoice.payment_url.startswith("http") else "",
+            external_url=invoice.payment_url
+            if invoice.payment_url.startswith("http") and not row.psp_reference
+            else "",
         )
         return f"{row.event_type} already processed" if already else f"{row.event_type} reported"
     order_id = client.checkout_complete(global_id("Checkout", invoice.checkout_token or ""))

@@ -11,6 +11,7 @@ Environment:
   install the App (empty: any Saleor that proves its token).
 """
 
+import hmac
 import os
 import secrets
 from urllib.parse import urlsplit
@@ -26,8 +27,22 @@ ALLOWED_SALEOR_URLS = [
     u.strip() for u in os.environ.get("ALLOWED_SALEOR_URLS", "").split(",") if u.strip()
 ]
 
-# no sessions, cookies or signed data: a per-process key is enough for Django
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or secrets.token_urlsafe(50)
+
+def _signing_key(fernet_key: str) -> str:
+    # refund claim links are signed with SECRET_KEY: it must outlive a restart
+    # and be the same in every process, so it derives from the App's own key
+    return hmac.new(fernet_key.encode(), b"saleor-cryptopay claim links", "sha256").hexdigest()
+
+
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or (
+    _signing_key(CRYPTOPAY_APP_SECRET_KEYS[0])
+    if CRYPTOPAY_APP_SECRET_KEYS
+    else secrets.token_urlsafe(50)  # `serve` refuses to start without the key
+)
+# links signed before a key rotation keep working
+SECRET_KEY_FALLBACKS = [_signing_key(k) for k in CRYPTOPAY_APP_SECRET_KEYS[1:]]
+# the core's payout queue and refund commands use this edition (``editions.py``)
+CRYPTOPAY_EDITION = "saleor_cryptopay.app.refunds"
 DEBUG = os.environ.get("DEBUG", "").lower() in ("1", "true", "yes")
 ALLOWED_HOSTS = [urlsplit(APP_URL).hostname or "localhost", "127.0.0.1", "localhost"] + [
     h.strip() for h in os.environ.get("ALLOWED_HOSTS", "").split(",") if h.strip()

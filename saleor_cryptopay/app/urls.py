@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import callbacks, views, webhooks
+from . import callbacks, refunds, views, webhooks
 
 urlpatterns = [
     path("", views.index),
@@ -8,4 +8,5 @@ urlpatterns = [
     path("api/register", views.register),
     path("api/webhooks/<slug:slug>", webhooks.webhook),
     path("api/callbacks/<str:key>", callbacks.provider_callback),
+    path("api/claim/<str:token>", refunds.claim_page),
 ]

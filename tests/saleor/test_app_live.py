@@ -32,8 +32,6 @@ TXN_INIT = """mutation($id: ID!, $data: JSON) { transactionInitialize(id: $id,
 TXN_PROCESS = """mutation($id: ID!) { transactionProcess(id: $id) {
     transaction { id pspReference } transactionEvent { type message } data
     errors { field code message } } }"""
-REQUEST_REFUND = """mutation($id: ID!, $amount: PositiveDecimal) { transactionRequestAction(
-    id: $id, actionType: REFUND, amount: $amount) { errors { field code message } } }"""
 
 
 def free_port() -> int:
@@ -156,14 +154,69 @@ def test_app_install_and_paid_checkout(
     charges = transaction.events.filter(type="charge_success")
     assert charges.count() == 1 and charges[0].amount_value == total
 
-    # a refund request is answered honestly (REFUND_FAILURE with the App's
-    # reason, not a schema error) and leaves the charge as it was
-    data = staff_api_client.post_graphql(
-        REQUEST_REFUND, {"id": init["transaction"]["id"], "amount": str(total)}
+
+REFUND_ACTION = """mutation($id: ID!, $amount: PositiveDecimal) { transactionRequestAction(
+    id: $id, actionType: REFUND, amount: $amount) { errors { field code message } } }"""
+BTC = "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"
+
+
+def test_app_refund_pending_then_refunded_by_the_payout(
+    live_callbacks,
+    app_process,
+    staff_api_client,
+    permission_manage_apps,
+    permission_manage_payments,
+    api_client,
+    ready_checkout,
+    checkout_total,
+    sb,
+    settings,
+):
+    """A Dashboard refund on the App's transaction: Saleor 3.20 takes the async
+    ack as refund pending; the payout queue's REFUND_SUCCESS makes it refunded."""
+    app_url, cli = app_process
+    settings.PLUGINS = [*settings.PLUGINS, "saleor.plugins.webhook.plugin.WebhookPlugin"]
+    saleor_api = live_callbacks.url + "/graphql/"
+    staff_api_client.user.user_permissions.add(permission_manage_apps, permission_manage_payments)
+    content = staff_api_client.post_graphql(APP_INSTALL, {"url": f"{app_url}/api/manifest"})
+    assert not content.json()["data"]["appInstall"]["errors"]
+    configured = cli("configure", "--saleor-api-url", saleor_api, "--channel", "main",
+                     "--provider", "coinpay_th", "--api-key", sb.coinpay_th_key,
+                     "--api-secret", sb.coinpay_th_secret, "--api-base-url", sb.coinpay_th_base,
+                     "--icoinpay-api-key", sb.icoinpay_api_key,
+                     "--icoinpay-api-base-url", sb.icoinpay_base)  # fmt: skip
+    assert configured.returncode == 0, configured.stderr
+    total = checkout_total(ready_checkout)
+    data = api_client.post_graphql(
+        TXN_INIT, {"id": to_global_id_or_none(ready_checkout), "data": {"provider": "coinpay_th"}}
     )
-    requested = data.json()["data"]["transactionRequestAction"] or {"errors": data.json()}
-    assert not requested["errors"], requested["errors"]
-    refused = wait_for(lambda: transaction.events.filter(type="refund_failure").first())
-    assert "cannot refund through its API" in refused.message, refused.message
+    init = data.json()["data"]["transactionInitialize"]
+    assert not init["errors"], init["errors"]
+    sb.act("coinpay_th", init["transaction"]["pspReference"], "pay")
+    order = wait_for(lambda: Order.objects.filter(checkout_token=ready_checkout.token).first())
+    wait_for(lambda: Order.objects.get(pk=order.pk).charge_status == "full")
+    [transaction] = order.payment_transactions.all()
+
+    # transactionRequestAction also checks the staff's channel access
+    group = Group.objects.create(name="refunds", restricted_access_to_channels=False)
+    group.permissions.add(permission_manage_payments)
+    staff_api_client.user.groups.add(group)
+    part = (total / 2).quantize(total)
+    content = staff_api_client.post_graphql(
+        REFUND_ACTION, {"id": init["transaction"]["id"], "amount": str(part)}
+    )
+    assert not content.json()["data"]["transactionRequestAction"]["errors"]
     transaction.refresh_from_db()
-    assert transaction.charged_value == total and transaction.refunded_value == 0
+    assert transaction.refund_pending_value == part  # in progress, not refunded
+    assert transaction.refunded_value == 0 and transaction.charged_value == total - part
+    listed = cli("refunds")
+    assert "awaiting_address" in listed.stdout and "/api/claim/" in listed.stdout, listed
+
+    assert cli("refunds", "--address", "1", BTC).returncode == 0
+    paid = cli("payouts")
+    assert "refund #1: sent" in paid.stdout, paid
+    transaction.refresh_from_db()
+    assert transaction.refunded_value == part and transaction.refund_pending_value == 0
+    assert transaction.events.filter(type="refund_success", psp_reference="cryptopay-refund-1")
+    [payout] = sb.payouts()
+    assert payout["to"] == BTC
