@@ -103,8 +103,12 @@ def test_checkout_waits_a_moment_for_room_rather_than_fail(sb):
     for _ in range(4):  # the 4th waits for the window to slide instead of failing
         checkout.list_invoices(per_page=1)
     assert time.monotonic() - started > 0.3
-    # background never waits: it is refused and tries on its next run
-    background = client(sb, BACKGROUND, windows=tiny, max_wait=2.0)
+    # background never waits: it is refused and tries on its next run (a
+    # window too long to slide during the test, on the other key)
+    roomy = [Window("per 30 seconds", 30, 3)]
+    for _ in range(3):
+        client(sb, CHECKOUT, key="key-b", windows=roomy).list_invoices(per_page=1)
+    background = client(sb, BACKGROUND, key="key-b", windows=roomy, max_wait=2.0)
     with pytest.raises(ProviderError) as exc:
         background.list_invoices(per_page=1)
     assert exc.value.code == "quota"
