@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 
 from django.db import DatabaseError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
@@ -15,6 +15,7 @@ from ..inbox import store_callback
 from ..models import CallbackEvent, Invoice
 from ..providers.errors import ProviderError
 from ..receive import process_callback
+from ..setup_checks.probe import default_key, probe_answer
 from . import outbox
 from .flow import sync_invoice
 from .models import ChannelConfiguration
@@ -43,6 +44,9 @@ def provider_callback(request: HttpRequest, key: str) -> HttpResponse:
     )
     if config is None:
         return HttpResponse("not found", status=404, content_type="text/plain")
+    probe = probe_answer(request.content_type or "", request.body, default_key())
+    if probe is not None:  # cryptopay-app check's signed no-op: nothing stored, nothing done
+        return JsonResponse(probe)
     multipart = (request.content_type or "").startswith("multipart/")
     try:
         event, pairs = store_callback(

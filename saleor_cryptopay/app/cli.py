@@ -80,6 +80,12 @@ def parser() -> argparse.ArgumentParser:
     replay = sub.add_parser("replay", help="process a stored provider callback again")
     replay.add_argument("event_id", type=int)
 
+    chk = sub.add_parser(
+        "check", help="check credentials and callback URLs as the providers see them"
+    )
+    chk.add_argument("--saleor-api-url")
+    chk.add_argument("--channel")
+    chk.add_argument("--provider", choices=["coinpay24", "coinpay_th"])
     pay = sub.add_parser("payouts", help="send queued refunds with iCoinPay (exactly once)")
     pay.add_argument("--limit", type=int, default=50)
 
@@ -110,6 +116,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "reconcile": reconcile,
         "tasks": tasks,
         "replay": replay,
+        "check": check,
         "payouts": payouts,
         "refunds": refunds,
     }[args.command]
@@ -196,6 +203,26 @@ def replay(args: argparse.Namespace) -> int:
     except LookupError as exc:
         return _fail(str(exc))
     print(f"callback #{args.event_id}: {outcome}: {result}")
+    return 0
+
+
+def check(args: argparse.Namespace) -> int:
+    from ..setup_checks import Level
+    from .checks import check_all
+
+    results = check_all(
+        saleor_api_url=args.saleor_api_url, channel=args.channel, provider=args.provider
+    )
+    if not results:
+        print("No active channel configuration.")
+    failed = 0
+    for config, findings in results:
+        print(config)
+        for finding in findings:
+            print("  " + str(finding).replace("\n", "\n  "))
+        failed += sum(1 for f in findings if f.level is Level.ERROR)
+    if failed:
+        return _fail(f"{failed} problem(s) will stop payments or callbacks.")
     return 0
 
 

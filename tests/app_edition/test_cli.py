@@ -94,6 +94,15 @@ def test_serve_install_configure(served, saleor, sb):
     # the key is stored encrypted
     assert sb.coinpay24_api_key.encode() not in (cwd / "cryptopay-app.sqlite3").read_bytes()
 
+    # the same core checks as the plugin's: the key works, the callback URL is
+    # the App's own (the signed probe is answered), but the provider never
+    # calls loopback, so that is an error and the command fails
+    checked = cli("check")
+    assert checked.returncode == 2, checked.stdout + checked.stderr
+    assert "OK api_key: CoinPay24 accepted" in checked.stdout, checked.stdout
+    assert "loopback" in checked.stdout and "reaches this plugin" in checked.stdout
+    assert sb.coinpay24_api_key not in checked.stdout + checked.stderr
+
     assert "Nothing needs attention." in cli("tasks").stdout
     assert "coinpay24 @ main" in cli("reconcile").stdout
     missing = cli("replay", "999")
