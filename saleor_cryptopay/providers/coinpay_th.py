@@ -18,11 +18,18 @@ from typing import Any, Optional
 
 import requests
 
-from ..money import MoneyError, format_amount, to_decimal
+from ..money import format_amount, to_decimal
 from .coinpay_th_auth import auth_fields
 from .dates import format_th, parse_th
 from .errors import ProviderError
-from .http import DEFAULT_TIMEOUT, HttpTransport, first_message, text_or_none
+from .http import (
+    DEFAULT_TIMEOUT,
+    HttpTransport,
+    decimal_or_none,
+    first_message,
+    int_or_none,
+    text_or_none,
+)
 from .nonce import MonotonicNonce, NonceSource
 from .status import PaymentStatus
 
@@ -82,20 +89,6 @@ class OrderNotFound(ProviderError):
     """The order id is unknown to the provider (stale id: create a new order)."""
 
 
-def _decimal(value: Any) -> Optional[Decimal]:
-    if value is None or value == "" or isinstance(value, bool):
-        return None
-    try:
-        return to_decimal(value)
-    except MoneyError:
-        return None
-
-
-def _int(value: Any) -> Optional[int]:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def _bool(value: Any) -> bool:
@@ -168,17 +161,17 @@ class OrderState:
 
     @classmethod
     def from_api(cls, body: Mapping[str, Any]) -> OrderState:
-        btc_amount = _decimal(body.get("btc_amount"))
-        btc_received = _decimal(body.get("btc_received"))
-        order_status = _int(body.get("order_status"))
+        btc_amount = decimal_or_none(body.get("btc_amount"))
+        btc_received = decimal_or_none(body.get("btc_received"))
+        order_status = int_or_none(body.get("order_status"))
         status_text = text_or_none(body.get("status"))
         confirmed = _bool(body.get("confirmed"))
-        error_code = _int(body.get("error_code"))
+        error_code = int_or_none(body.get("error_code"))
         status = normalise_status(order_status, status_text, btc_amount, btc_received, confirmed)
         if order_status is None and error_code == 3 and status is PaymentStatus.WAITING:
             status = PaymentStatus.UNDERPAID  # "insufficient payment"
         return cls(
-            order_id=_int(body.get("order_id")),
+            order_id=int_or_none(body.get("order_id")),
             status=status,
             status_text=status_text,
             order_status=order_status,
@@ -187,7 +180,7 @@ class OrderState:
             error_code=error_code,
             btc_amount=btc_amount,
             btc_received=btc_received,
-            order_amount=_decimal(body.get("order_amount")),
+            order_amount=decimal_or_none(body.get("order_amount")),
             currency=text_or_none(body.get("currency")),
             reference_id=text_or_none(body.get("reference_id")),
             date=parse_th(body.get("date")),
@@ -291,16 +284,16 @@ class CoinPayThClient:
     # orders -----------------------------------------------------------------
 
     def _order(self, body: Mapping[str, Any]) -> Order:
-        order_id = _int(body.get("order_id"))
+        order_id = int_or_none(body.get("order_id"))
         address = text_or_none(body.get("address"))
-        btc_amount = _decimal(body.get("btc_amount"))
+        btc_amount = decimal_or_none(body.get("btc_amount"))
         if order_id is None or not address or btc_amount is None:
             raise ProviderError(
                 "order response lacks order_id, address or btc_amount",
                 provider=PROVIDER,
                 code="bad_response",
             )
-        expire = _decimal(body.get("expire")) or Decimal(DEFAULT_EXPIRE_MINUTES)
+        expire = decimal_or_none(body.get("expire")) or Decimal(DEFAULT_EXPIRE_MINUTES)
         return Order(
             order_id=order_id,
             order_hash=text_or_none(body.get("order_hash")),
@@ -409,7 +402,7 @@ class CoinPayThClient:
             "amount": format_amount(amount, currency or "THB") if amount is not None else None,
         }
         body = self.call("price", fields)
-        value = _decimal(body.get("value"))
+        value = decimal_or_none(body.get("value"))
         if value is None:
             raise ProviderError(
                 "price response lacks a value", provider=PROVIDER, code="bad_response"
@@ -450,8 +443,8 @@ class CoinPayThClient:
         return [
             Balance(
                 currency=str(b.get("currency")),
-                balance=_decimal(b.get("balance")) or Decimal(0),
-                pending_withdraw=_decimal(b.get("pending_withdraw")) or Decimal(0),
+                balance=decimal_or_none(b.get("balance")) or Decimal(0),
+                pending_withdraw=decimal_or_none(b.get("pending_withdraw")) or Decimal(0),
             )
             for b in balances
             if isinstance(b, dict)

@@ -13,6 +13,7 @@ import socket
 import ssl
 import time
 from dataclasses import dataclass
+from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from typing import Any, Optional
 from urllib.parse import urlsplit
@@ -20,6 +21,7 @@ from urllib.parse import urlsplit
 import requests
 from urllib3.exceptions import NewConnectionError
 
+from ..money import MoneyError, to_decimal
 from .errors import ProviderError
 from .quota import CHECKOUT, CallBudget
 
@@ -266,6 +268,23 @@ def tls_reason(exc: BaseException) -> str:
 def unresolvable(exc: BaseException) -> bool:
     """True when the host name did not resolve (DNS), not a refused connection."""
     return any(isinstance(item, socket.gaierror) for item in _chain(exc))
+
+
+def decimal_or_none(value: Any) -> Optional[Decimal]:
+    """A provider's number as Decimal; None when absent or not a number."""
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    try:
+        return to_decimal(value)
+    except MoneyError:
+        return None
+
+
+def int_or_none(value: Any) -> Optional[int]:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def text_or_none(value: Any) -> Optional[str]:

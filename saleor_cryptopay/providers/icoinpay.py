@@ -29,7 +29,9 @@ from .http import (
     NEVER_SENT,
     NOT_SENT,
     HttpTransport,
+    decimal_or_none,
     first_message,
+    int_or_none,
     text_or_none,
 )
 
@@ -178,7 +180,7 @@ class ICoinPayClient:
         if status != 200:
             raise self._refusal(status, body)
         units = from_units(body.get("balance"))
-        coins = units if units is not None else _coins(body.get("balance_bitcoin"))
+        coins = units if units is not None else decimal_or_none(body.get("balance_bitcoin"))
         if coins is None:
             raise ProviderError(
                 "balance answer lacks a balance", provider=PROVIDER, code="bad_response"
@@ -247,7 +249,7 @@ class ICoinPayClient:
             amount=to_decimal(amount),
             balance=from_units(body.get("balance")),
             user_hash=text_or_none(body.get("payout_user_hash")),
-            rate_limit_remaining=_int(body.get("rate_limit_remaining")),
+            rate_limit_remaining=int_or_none(body.get("rate_limit_remaining")),
             raw=dict(body),
         )
 
@@ -266,17 +268,3 @@ def _classify_send_failure(exc: ProviderError) -> ProviderError:
     return PayoutOutcomeUnknown(exc.message, code=exc.code or "unknown_outcome", **args)
 
 
-def _coins(value: Any) -> Optional[Decimal]:
-    if value is None or value == "" or isinstance(value, bool):
-        return None
-    try:
-        return to_decimal(value)
-    except MoneyError:
-        return None
-
-
-def _int(value: Any) -> Optional[int]:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
