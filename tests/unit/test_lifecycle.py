@@ -2,7 +2,7 @@ import itertools
 from decimal import Decimal
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from saleor_cryptopay.lifecycle import (
@@ -121,6 +121,8 @@ def test_every_arrival_order_of_a_paid_lifecycle_ends_charged_once(order):
     assert current is S.PAID
 
 
+# generation speed depends on the machine's load, not on the state machine
+@settings(suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.sampled_from(list(S)), max_size=12))
 def test_once_charged_only_a_refund_moves_it(statuses):
     current, charged = S.NEW, False
