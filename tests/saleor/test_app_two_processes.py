@@ -43,6 +43,9 @@ def app_database():
 @pytest.fixture
 def two_apps(tmp_path, app_database):
     python = app_python()
+    driver = subprocess.run([python, "-c", "import psycopg"], check=False)
+    if driver.returncode:
+        pytest.skip(f"{python} has no PostgreSQL driver: pip install 'saleor-cryptopay[postgres]'")
     procs, urls = [], []
     for n in range(2):
         port = free_port()
