@@ -22,9 +22,7 @@ import argparse
 import contextlib
 import itertools
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -35,6 +33,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks._sandbox import sandbox_process  # noqa: E402
 from saleor_cryptopay.providers.coinpay24 import CoinPay24Client  # noqa: E402
 from saleor_cryptopay.providers.coinpay_th import CoinPayThClient  # noqa: E402
 from saleor_cryptopay.providers.coinpay_th_auth import auth_fields  # noqa: E402
@@ -49,12 +48,6 @@ CP24_KEY = DEFAULT_COINPAY24_KEY
 TH_KEY, TH_SECRET = next(iter(DEFAULT_TH_CREDENTIALS.items()))
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextlib.contextmanager
 def sandbox(in_process: bool) -> Iterator[str]:
     """Yields the sandbox base URL (http://127.0.0.1:PORT)."""
@@ -62,32 +55,8 @@ def sandbox(in_process: bool) -> Iterator[str]:
         with SandboxServer(port=0) as sb:
             yield sb.url
         return
-    port = free_port()
-    proc = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
-        [sys.executable, "-m", "saleor_cryptopay.sandbox", "--port", str(port), "-q"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        cwd=str(Path(__file__).resolve().parent.parent),
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                requests.get(url + "/_sandbox/requests", timeout=1)
-                break
-            except requests.ConnectionError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("the sandbox did not start") from None
-                time.sleep(0.05)
+    with sandbox_process() as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 class ThNonce:

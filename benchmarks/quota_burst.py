@@ -31,7 +31,6 @@ import bisect
 import contextlib
 import itertools
 import os
-import subprocess
 import sys
 import tempfile
 import threading
@@ -50,6 +49,8 @@ sys.path.insert(0, str(ROOT))
 
 import django  # noqa: E402
 from django.conf import settings  # noqa: E402
+
+from benchmarks._sandbox import sandbox_process  # noqa: E402
 
 KEY = "sandbox-coinpay24-key"
 CALLS_PER_CHECKOUT = 2  # invoices/create + the callback's invoices/get
@@ -80,35 +81,11 @@ def setup_django(db: str) -> None:
     call_command("migrate", verbosity=0)
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextlib.contextmanager
 def sandbox(scale: float):
-    port = free_port()
-    cmd = [sys.executable, "-m", "saleor_cryptopay.sandbox", "--port", str(port), "-q"]
-    cmd += ["--rate-limit", "--time-scale", str(scale), "--invoice-ttl", "1000000"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL)  # noqa: S603
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                requests.get(url + "/_sandbox/requests", timeout=1)
-                break
-            except requests.ConnectionError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("the sandbox did not start") from None
-                time.sleep(0.05)
+    options = ["--rate-limit", "--time-scale", str(scale), "--invoice-ttl", "1000000"]
+    with sandbox_process(*options) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 class Calls:
