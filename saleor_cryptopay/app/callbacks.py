@@ -8,13 +8,12 @@ import logging
 
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from ..inbox import store_callback
 from ..models import CallbackEvent, Invoice
 from ..providers.errors import ProviderError
-from ..receive import process_callback
+from ..receive import finish, process_callback
 from ..setup_checks.probe import default_key, probe_answer
 from . import outbox
 from .flow import sync_invoice
@@ -114,9 +113,5 @@ def replay_event(event_id: int) -> tuple[str, str]:
 
 
 def _done(event: CallbackEvent, outcome: str, result: str) -> tuple[str, str]:
-    event.outcome = outcome
-    event.result = result[:2000]
-    event.attempts += 1
-    event.processed_at = timezone.now()
-    event.save(update_fields=["outcome", "result", "attempts", "processed_at", "invoice"])
+    finish(event, outcome, result)  # recorded as the callback path records it
     return outcome, result

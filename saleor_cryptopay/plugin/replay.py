@@ -7,11 +7,10 @@ our credentials), never from the stored fields.
 
 from __future__ import annotations
 
-from django.utils import timezone
-
 from ..models import CallbackEvent, Invoice
 from ..providers.errors import ProviderError
 from ..providers.quota import CALLBACK
+from ..receive import finish
 from .payments import sync_invoice
 from .reconcile import active_plugins
 
@@ -63,9 +62,5 @@ def _field(event: CallbackEvent, name: str) -> str:
 
 
 def _done(event: CallbackEvent, outcome: str, result: str) -> tuple[str, str]:
-    event.outcome = outcome
-    event.result = result[:2000]
-    event.attempts += 1
-    event.processed_at = timezone.now()
-    event.save(update_fields=["outcome", "result", "attempts", "processed_at", "invoice"])
+    finish(event, outcome, result)  # recorded as the callback path records it
     return outcome, result
