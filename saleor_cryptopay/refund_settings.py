@@ -1,9 +1,8 @@
 """Per-channel refund settings without Saleor: the iCoinPay payout account,
 the rate choice and how long a claim link works.
 
-The same fields and rules as the plugin's (``plugin/config.py``,
-``plugin/refunds.py``), where the plugin can switch to this module at merge;
-the App edition stores them in its channel configuration.
+Both editions apply these rules: the plugin to its Dashboard fields, the App
+edition to its channel configuration.
 """
 
 from __future__ import annotations

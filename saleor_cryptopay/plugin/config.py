@@ -6,11 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from ..gateway_config import COMMON_FIELDS, DEFAULTS
+from ..refund_settings import ICOINPAY_LIVE_URL
 
 CALLBACK_PATH = "/callback"
 CLAIM_PREFIX = "/claim/"
-REFUND_RATES = ("invoice", "current")
-ICOINPAY_LIVE_URL = "https://icoinpay.com/api/v1"
 
 
 def common_structure(string_type: str, output_type: str) -> dict:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Optional
 from urllib.parse import urljoin
 
 from django.core.exceptions import ValidationError
@@ -38,11 +38,11 @@ from saleor.plugins.manager import get_plugins_manager
 from .. import refunds as core
 from ..claim_page import claim_view
 from ..editions import mark_recorded
-from ..gateway_config import parse_positive_int, url_error
+from ..gateway_config import parse_positive_int
 from ..models import Invoice, RefundRequest
-from ..providers.errors import ProviderError
 from ..providers.icoinpay import ICoinPayClient
-from .config import CLAIM_PREFIX, ICOINPAY_LIVE_URL, REFUND_RATES
+from ..refund_settings import payout_client_from, validate_refund_fields
+from .config import CLAIM_PREFIX
 
 if TYPE_CHECKING:
     from .base import CryptoGatewayPlugin
@@ -59,48 +59,14 @@ PLUGIN_IDS = {
 # settings ----------------------------------------------------------------------------
 
 
-def payout_client_from(values: Any) -> Optional[ICoinPayClient]:
-    key = str(values.get("icoinpay_api_key") or "").strip()
-    if not key:
-        return None
-    return ICoinPayClient(
-        key,
-        currency=str(values.get("icoinpay_currency") or "BTC").strip().upper() or "BTC",
-        base_url=str(values.get("icoinpay_api_base_url") or ICOINPAY_LIVE_URL).strip(),
-    )
-
-
 def config_errors(values: dict) -> dict:
-    """Refund fields of an active configuration; the iCoinPay key is tried
-    (one balance call) so a wrong key shows on save, not at the first refund."""
-    errors: dict[str, ValidationError] = {}
-
-    def fail(name: str, message: str) -> None:
-        errors[name] = ValidationError(message, code=PluginErrorCode.INVALID.value)
-
-    if str(values.get("refund_rate") or "invoice") not in REFUND_RATES:
-        fail("refund_rate", f"Choose one of: {', '.join(REFUND_RATES)}.")
-    days = parse_positive_int(values.get("refund_claim_days") or "14")
-    if days is None or days > core.CLAIM_MAX_DAYS:
-        fail("refund_claim_days", f"Enter a number of days from 1 to {core.CLAIM_MAX_DAYS}.")
-    url = values.get("icoinpay_api_base_url")
-    if url and url_error(url):
-        fail("icoinpay_api_base_url", url_error(url) or "")
-    coin = str(values.get("icoinpay_currency") or "BTC").strip()
-    if not (coin.isalpha() and 2 <= len(coin) <= 6):
-        fail("icoinpay_currency", "Enter a coin code, e.g. BTC.")
-    if errors:
-        return errors
-    client = payout_client_from(values)
-    if client is not None:
-        try:
-            client.balance()
-        except ProviderError as exc:
-            if exc.code in ("invalid_key", "access_denied"):
-                fail("icoinpay_api_key", f"iCoinPay refused this key: {exc.message}")
-            else:
-                fail("icoinpay_api_key", f"Could not check the key with iCoinPay: {exc.message}")
-    return errors
+    """Refund fields of an active configuration, by the core's rules (the App
+    applies the same); the iCoinPay key is tried (one balance call) so a wrong
+    key shows on save, not at the first refund."""
+    return {
+        name: ValidationError(message, code=PluginErrorCode.INVALID.value)
+        for name, message in validate_refund_fields(values).items()
+    }
 
 
 # Saleor's refund call ------------------------------------------------------------------
