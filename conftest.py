@@ -3,7 +3,10 @@ be registered from the top-level conftest)."""
 
 import ast
 import importlib.util
+import os
 from pathlib import Path
+
+import pytest
 
 SALEOR_AVAILABLE = importlib.util.find_spec("saleor") is not None
 
@@ -44,6 +47,27 @@ def saleor_fixture_modules() -> list[str]:
                 names = [e.value for e in node.value.elts if isinstance(e, ast.Constant)]
     names = names or _FALLBACK
     return [m for m in names if importlib.util.find_spec(m) is not None]
+
+
+def saleor_run_requested(args: list[str]) -> bool:
+    """The Saleor-side suite was asked for: ``CRYPTOPAY_REQUIRE_SALEOR=1`` or a
+    ``tests/saleor`` path on the command line."""
+    if os.environ.get("CRYPTOPAY_REQUIRE_SALEOR", "").strip() not in ("", "0"):
+        return True
+    return any(Path(a.split("::")[0]).resolve().is_relative_to(_SALEOR_TESTS) for a in args)
+
+
+_SALEOR_TESTS = Path(__file__).resolve().parent / "tests" / "saleor"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # a Saleor-side run without Saleor would skip every test and look green
+    if not SALEOR_AVAILABLE and saleor_run_requested(list(config.args)):
+        raise pytest.UsageError(
+            "the Saleor-side tests were asked for, but Saleor cannot be imported: install "
+            "the Saleor tree into this virtualenv (pip install -e /path/to/saleor) or put it "
+            "on PYTHONPATH, with Saleor's dev dependencies (see README, Testing against Saleor)"
+        )
 
 
 if SALEOR_AVAILABLE:
