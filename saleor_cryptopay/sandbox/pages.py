@@ -88,6 +88,22 @@ def _qr(uri: Optional[str]) -> str:
     )
 
 
+def _pay_to(amount: str, coin: str, address: str, uri: Optional[str], asking: bool) -> list[str]:
+    """ "Send … to" with the QR code while money is still asked for; once paid,
+    expired or closed, what was asked, and no code to scan."""
+    if asking:
+        return [
+            f"<p>Send <strong>{_e(amount)} {_e(coin)}</strong> to</p>",
+            f"<p><code>{_e(address)}</code></p>",
+            _qr(uri),
+        ]
+    return [
+        f"<p>Amount asked: <strong>{_e(amount)} {_e(coin)}</strong> at "
+        f"<code>{_e(address)}</code></p>",
+        '<p class="note">Nothing more to send for this payment.</p>',
+    ]
+
+
 def _error(error: Optional[str]) -> str:
     return f'<p class="err">{_e(error)}</p>' if error else ""
 
@@ -136,11 +152,9 @@ def invoice_page(store: Store, inv: Invoice, error: Optional[str] = None) -> str
         amount = data["pay_amount"]
         uri = payment_uri(inv.pay_currency, inv.payment_address, inv.pay_amount)
         coin = _e(inv.pay_currency)
-        parts += [
-            f"<p>Send <strong>{_e(amount)} {_e(inv.pay_currency)}</strong> to</p>",
-            f"<p><code>{_e(inv.payment_address)}</code></p>",
-            _qr(uri),
-        ]
+        parts += _pay_to(
+            amount, inv.pay_currency, inv.payment_address, uri, inv.status in invoices.OPEN
+        )
         if data["underpaid_amount"] != "0":
             parts.append(f"<p>Underpaid by {_e(data['underpaid_amount'])} {coin}</p>")
         if data["overpaid_amount"] != "0":
@@ -204,9 +218,7 @@ def order_page(store: Store, order: Order, back: str, error: Optional[str] = Non
         f"<p>Order #{order.id} &middot; <code>{_e(order.order_hash)}</code>{ref}</p>",
         f"<p>Merchant amount: <strong>{_e(format_amount(order.amount, order.currency))} "
         f"{_e(order.currency)}</strong></p>",
-        f"<p>Send <strong>{_e(btc)} BTC</strong> to</p>",
-        f"<p><code>{_e(order.address)}</code></p>",
-        _qr(uri),
+        *_pay_to(btc, "BTC", order.address, uri, order.status in orders.OPEN),
         f"<p>Received: {_e(received)} BTC</p>",
         f'<p>Status: <span class="status">{_e(orders.STATUS_TEXT[order.status])}</span></p>',
         _countdown(int(order.expire_at.timestamp() * 1000), order.status in orders.OPEN),
