@@ -10,7 +10,7 @@ from __future__ import annotations
 import hmac
 import secrets
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from typing import Optional
 
@@ -23,7 +23,7 @@ from .addresses import address_problem
 from .models import AddressCheck, Invoice, RefundRequest, StaffTask
 from .money import format_amount, quantize, to_decimal
 from .providers.errors import ProviderError
-from .providers.icoinpay import BASE_UNIT, ICoinPayClient
+from .providers.icoinpay import BASE_UNIT, SEND_DEADLINE, ICoinPayClient
 from .providers.icoinpay import PROVIDER as ICOINPAY
 from .sync import lock_invoice, open_task
 
@@ -32,7 +32,10 @@ CLAIM_SALT = "saleor_cryptopay.refund-claim"
 CLAIM_DAYS = 14
 CLAIM_MAX_DAYS = 90  # no token is accepted past this, whatever its row says
 CLAIM_PROVIDER_CHECKS = 5  # iCoinPay checkaddress calls one claim link may cause
-NEGATIVE_CHECK_TTL = timedelta(minutes=10)  # a "no such user" may be fixed by the shopper
+NEGATIVE_CHECK_TTL = timedelta(minutes=10)
+# a payout row is stamped just before its send starts: room for that, and for
+# clocks that differ a little between the workers and the database
+LANDING_MARGIN = timedelta(seconds=10)  # a "no such user" may be fixed by the shopper
 # a rate source: coins per unit of fiat, e.g. (BTC, USD) -> 0.00002
 RateLookup = Callable[[str, str], Decimal]
 
@@ -349,12 +352,30 @@ def retry(refund_id: int, *, not_sent: bool = False) -> RefundRequest:
             )
         if refund.status not in (Status.FAILED, Status.NEEDS_ATTENTION):
             raise RefundError(f"Refund #{refund.pk} is {refund.status}: nothing to retry.")
+        # a refusal was an answer; an unknown outcome may still be in flight
+        lands_until = _could_land_until(refund) if refund.status == Status.NEEDS_ATTENTION else None
+        if lands_until is not None:
+            raise RefundError(
+                f"Refund #{refund.pk}: its last payout request could still reach iCoinPay "
+                f"until {lands_until:%Y-%m-%d %H:%M:%S} UTC. Check the wallet after that, "
+                "then retry."
+            )
         if not refund.address:
             raise RefundError(f"Refund #{refund.pk} has no address yet.")
         refund.status = Status.QUEUED
         refund.save(update_fields=["status", "updated_at"])
         resolve_tasks(refund)
     return refund
+
+
+def _could_land_until(refund: RefundRequest) -> Optional[datetime]:
+    """When the refund's last payout request stops being able to reach the
+    wallet (its send's total deadline), if that is still ahead."""
+    last = refund.payouts.order_by("-started_at").values_list("started_at", flat=True).first()
+    if last is None:
+        return None
+    until = last + timedelta(seconds=SEND_DEADLINE) + LANDING_MARGIN
+    return until if until > timezone.now() else None
 
 
 def task_kind(kind: str, refund: RefundRequest) -> str:

@@ -142,6 +142,9 @@ class HttpTransport:
         self.max_bytes = max_bytes
         self.session = session or requests.Session()
         self.session.headers.setdefault("User-Agent", USER_AGENT)
+        # redirects are answers to report, never to follow or even parse
+        # (requests reads Location even with allow_redirects=False)
+        self.session.get_redirect_target = lambda response: None  # type: ignore[method-assign]
         for prefix in ("http://", "https://"):
             # our connections: they tell whether a request byte left, and the
             # deadline can cut them
