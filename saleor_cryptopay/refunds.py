@@ -25,6 +25,7 @@ from .money import format_amount, quantize, to_decimal
 from .providers.errors import ProviderError
 from .providers.icoinpay import BASE_UNIT, SEND_DEADLINE, ICoinPayClient
 from .providers.icoinpay import PROVIDER as ICOINPAY
+from .providers.status import PaymentStatus
 from .sync import lock_invoice, open_task
 
 Status = RefundRequest.Status
@@ -69,11 +70,28 @@ def refundable(invoice: Invoice) -> Decimal:
     return max(Decimal(0), invoice.amount - refunded_total(invoice))
 
 
+def coins_paid(invoice: Invoice) -> Optional[Decimal]:
+    """The coins that came in: what the provider saw received, else what it asked."""
+    if invoice.received_amount:
+        return invoice.received_amount
+    return invoice.pay_amount or None
+
+
+def coins_left(invoice: Invoice) -> Decimal:
+    """Coins that may still be paid back: never more than came in, whatever
+    the rate each refund used."""
+    refunded = invoice.refunds.aggregate(total=Sum("crypto_amount"))["total"] or Decimal(0)
+    return max(Decimal(0), (coins_paid(invoice) or Decimal(0)) - refunded)
+
+
 def invoice_rate(invoice: Invoice) -> Optional[Decimal]:
-    """Coins per unit of fiat at which the shopper paid."""
+    """Coins per unit of fiat at which the shopper paid: from the coins
+    received when fewer came in than asked (an underpayment accepted within
+    the tolerance), so a full refund pays back exactly what came in."""
     if not invoice.pay_amount or not invoice.amount:
         return None
-    return invoice.pay_amount / invoice.amount
+    coins = min(invoice.pay_amount, coins_paid(invoice) or invoice.pay_amount)
+    return coins / invoice.amount
 
 
 def coins_for(amount: Decimal, rate: Decimal) -> Decimal:
@@ -94,15 +112,21 @@ def request_refund(
     address: str = "",
     claim_days: int = CLAIM_DAYS,
 ) -> RefundRequest:
-    """Record a refund of ``amount`` (order currency). The invoice row lock
-    serialises concurrent refunds, so together they never exceed the capture."""
-    amount = quantize(to_decimal(amount), currency)
+    """Record a refund of ``amount`` (order currency, rounded down: never more
+    than staff asked). The invoice row lock serialises concurrent refunds, so
+    together they never exceed the capture, nor the coins received."""
+    amount = quantize(to_decimal(amount), currency, rounding=ROUND_DOWN)
     if amount <= 0:
         raise RefundError("The refund amount must be positive.")
     with transaction.atomic():
         invoice = lock_invoice(invoice_id)
         if currency.upper() != invoice.currency.upper():
             raise RefundError(f"The payment was made in {invoice.currency}, not {currency}.")
+        if invoice.status == PaymentStatus.REFUNDED:
+            raise RefundError(
+                f"{invoice.provider} reports this payment as refunded already: check with "
+                "the provider before paying anything back."
+            )
         left = refundable(invoice)
         if amount > left:
             cur = invoice.currency
@@ -112,7 +136,11 @@ def request_refund(
             )
         coin = (invoice.pay_currency or fallback_coin).upper()
         rate, source = _rate(invoice, coin, rate_source, current_rate)
-        crypto = coins_for(amount, rate)
+        # a current rate above the paid one must not pay back more than came in
+        left_coins = coins_left(invoice).quantize(BASE_UNIT, ROUND_DOWN)
+        if left_coins <= 0:
+            raise RefundError(f"Every {coin} received for this payment is already refunded.")
+        crypto = min(coins_for(amount, rate), left_coins)
         if crypto <= 0:
             raise RefundError(f"{amount} {invoice.currency} is less than the smallest {coin}.")
         refund = RefundRequest.objects.create(
