@@ -103,8 +103,8 @@ def request_from_saleor(plugin: CryptoGatewayPlugin, info: PaymentData) -> Gatew
     url = claim_url(refund)
     _note(
         order,
-        f"Refund #{refund.pk} of {refund.amount} {refund.currency} "
-        f"({refund.crypto_amount} {refund.coin}) is in progress. Send the shopper this link "
+        f"Refund #{refund.pk} of {refund.fiat_text} ({refund.coins_text}) is in "
+        "progress. Send the shopper this link "
         f"to give their {refund.coin} address (works once, until "
         f"{refund.claim_expires_at:%Y-%m-%d}): {url}",
         refund,
@@ -217,7 +217,7 @@ def record_sent(refund: RefundRequest) -> None:
         what = f"payout {refund.payout_id}" if refund.payout_id else f"transaction {refund.txid}"
         _note(
             order,
-            f"Refund #{refund.pk} sent: {refund.crypto_amount} {refund.coin} to "
+            f"Refund #{refund.pk} sent: {refund.coins_text} to "
             f"{refund.address or 'the shopper'} ({what}, by {refund.sent_by}).",
             refund,
         )

@@ -191,6 +191,7 @@ def test_a_worker_that_died_mid_send_leaves_a_staff_task(paid_invoice, sb, editi
 def test_listing_shows_the_claim_link_and_new_link(paid_invoice, sb, edition):
     refund = refunds.request_refund(paid_invoice().pk, Decimal("5"), "USD")
     listing = refunds_cmd()
+    assert "5.00 USD = 0.0001 BTC" in listing  # the staff's units, not the columns' decimals
     assert "[awaiting_address]" in listing and "claim link: http://shop.test/claim/" in listing
     old = listing.split("claim/")[1].split()[0]
     renewed = refunds_cmd("--new-link", str(refund.pk)).split("claim/")[1].split()[0]
