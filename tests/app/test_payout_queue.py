@@ -188,6 +188,22 @@ def test_a_worker_that_died_mid_send_leaves_a_staff_task(paid_invoice, sb, editi
 
 
 @pytest.mark.django_db
+def test_a_send_within_its_deadline_is_never_flagged_stale(paid_invoice, sb, edition):
+    """Flagging it would let staff say "not sent" while its request can still land."""
+    refund = queued(paid_invoice)
+    assert claim_next(edition.payout_client, set()) is not None  # a worker is sending
+    assert run_payouts(edition.payout_client, stale_after=timedelta(0)) == []
+    refund.refresh_from_db()
+    assert refund.status == S.SENDING
+    after_the_deadline()
+    assert [o.result for o in run_payouts(edition.payout_client, stale_after=timedelta(0))] == [
+        "unknown"
+    ]
+    with pytest.raises(CommandError, match="may already be paid"):
+        refunds_cmd("--retry", str(refund.pk))
+
+
+@pytest.mark.django_db
 def test_listing_shows_the_claim_link_and_new_link(paid_invoice, sb, edition):
     refund = refunds.request_refund(paid_invoice().pk, Decimal("5"), "USD")
     listing = refunds_cmd()
