@@ -7,14 +7,18 @@ whether the request was already written. Both matter for money: a payout
 may be called "never sent" only when no byte of it left this machine, and
 staff may retry one only once it can no longer land. So the transport's
 connections report to the call running on their thread (``Call``), and a
-timer shuts the socket down when the call's deadline passes.
+watchdog thread (one per process) shuts the socket down when the call's
+deadline passes.
 """
 
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
 import socket
 import threading
+import time
 from typing import Any, Optional
 
 from requests.adapters import HTTPAdapter
@@ -41,8 +45,6 @@ class Call:
         self._conn: Any = None
         self._done = False
         self._lock = threading.Lock()
-        self._timer = threading.Timer(seconds, self._expire)
-        self._timer.daemon = True
 
     @property
     def maybe_sent(self) -> bool:
@@ -51,14 +53,13 @@ class Call:
 
     def __enter__(self) -> Call:
         _local.call = self
-        self._timer.start()
+        _WATCHDOG.watch(self, time.monotonic() + self.seconds)
         return self
 
     def __exit__(self, *exc: object) -> None:
         with self._lock:
             self._done = True
             self._conn = None
-        self._timer.cancel()
         _local.call = None
 
     def attach(self, conn: Any) -> None:
@@ -79,6 +80,45 @@ class Call:
             # state under the reading thread): the blocked read ends
             with contextlib.suppress(OSError):
                 socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+class _Watchdog:
+    """Expires calls at their deadline: one thread for all of them (a timer
+    thread per call would cost more than the call's own overhead)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, Call]] = []
+        self._seq = itertools.count()
+        self._thread: Optional[threading.Thread] = None
+
+    def watch(self, call: Call, ends_at: float) -> None:
+        with self._cond:
+            heapq.heappush(self._heap, (ends_at, next(self._seq), call))
+            if self._thread is None or not self._thread.is_alive():  # also after a fork
+                self._thread = threading.Thread(
+                    target=self._run, name="cryptopay-call-deadlines", daemon=True
+                )
+                self._thread.start()
+            elif self._heap[0][2] is call:
+                self._cond.notify()  # earlier than what the thread waits for
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._heap:
+                    self._cond.wait()
+                ends_at, _, call = self._heap[0]
+                wait = ends_at - time.monotonic()
+                if wait > 0 and not call._done:
+                    self._cond.wait(wait)
+                    continue
+                heapq.heappop(self._heap)
+            if not call._done:
+                call._expire()
+
+
+_WATCHDOG = _Watchdog()
 
 
 def current() -> Optional[Call]:
