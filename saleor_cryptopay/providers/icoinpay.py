@@ -305,4 +305,5 @@ def _classify_send_failure(exc: ProviderError) -> ProviderError:
     args = {"provider": PROVIDER, "status_code": exc.status_code, "retry_after": exc.retry_after}
     if exc.code in NEVER_SENT or (exc.code == "rate_limited" and exc.status_code is None):
         return PayoutRefused(exc.message, code=NOT_SENT, retryable=True, **args)
-    return PayoutOutcomeUnknown(exc.message, code=exc.code or "unknown_outcome", **args)
+    code = exc.code or (f"http_{exc.status_code}" if exc.status_code else "unknown_outcome")
+    return PayoutOutcomeUnknown(exc.message, code=code, **args)

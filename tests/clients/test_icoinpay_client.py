@@ -184,7 +184,7 @@ def test_a_proxy_page_after_the_request_was_passed_on_is_unknown(icp, sb, status
     sb.inject_fault("icoinpay", "proxy_page", endpoint="send", status=status)
     with pytest.raises(PayoutOutcomeUnknown) as err:
         icp.send(ADDRESS, Decimal("0.001"))
-    assert err.value.status_code == status
+    assert err.value.status_code == status and err.value.code == f"http_{status}"
     assert len(sb.payouts()) == 1
 
 
