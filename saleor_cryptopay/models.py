@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
+from .money import format_amount, plain_decimal
 from .providers.status import PaymentStatus
 
 PROVIDERS = [("coinpay24", "CoinPay24"), ("coinpay_th", "CoinPay.in.th")]
@@ -248,8 +249,17 @@ class RefundRequest(models.Model):
         ordering = ("-created_at",)
 
     def __str__(self) -> str:
-        coins = f"{self.crypto_amount} {self.coin}"
-        return f"refund #{self.pk} {self.amount} {self.currency} ({coins}) {self.status}"
+        return f"refund #{self.pk} {self.fiat_text} ({self.coins_text}) {self.status}"
+
+    @property
+    def fiat_text(self) -> str:
+        """The amount as staff read it: ``20.00 USD``, not the column's ``20.000``."""
+        return f"{format_amount(self.amount, self.currency)} {self.currency}"
+
+    @property
+    def coins_text(self) -> str:
+        """The coins, exactly, without the column's trailing zeros: ``0.0005 BTC``."""
+        return f"{plain_decimal(self.crypto_amount)} {self.coin}"
 
 
 class Payout(models.Model):

@@ -50,10 +50,10 @@ def to_decimal(value: MoneyInput) -> Decimal:
     return result
 
 
-def quantize(amount: MoneyInput, currency: str) -> Decimal:
-    """Round half-up to the currency's minor unit."""
+def quantize(amount: MoneyInput, currency: str, rounding: str = ROUND_HALF_UP) -> Decimal:
+    """Round (half-up unless told) to the currency's minor unit."""
     exp = Decimal(1).scaleb(-precision(currency))
-    return to_decimal(amount).quantize(exp, rounding=ROUND_HALF_UP)
+    return to_decimal(amount).quantize(exp, rounding=rounding)
 
 
 def format_amount(amount: MoneyInput, currency: str) -> str:

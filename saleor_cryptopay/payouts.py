@@ -9,9 +9,11 @@ never a web request. Per refund:
    only one worker can win everywhere);
 2. send, outside any transaction;
 3. clear success -> ``sent`` with the payout id, the wallet balance kept;
-   clear refusal -> ``failed`` with the reason, retried only when staff ask;
-   anything unclear -> ``needs_attention`` and a staff task: never sent again
-   automatically, since the coins may have left.
+   not sent (no request byte left, or a documented refusal code) ->
+   ``failed`` with the reason, retried only when staff ask; anything else ->
+   ``needs_attention`` and a staff task: never sent again automatically,
+   since the coins may have left (``refunds.retry`` also waits until the
+   send's deadline has passed, so a "not sent" cannot cross a late request).
 """
 
 from __future__ import annotations
@@ -28,7 +30,14 @@ from django.utils import timezone
 
 from .models import Payout, RefundRequest, WalletBalance
 from .providers.errors import ProviderError
-from .providers.icoinpay import PROVIDER, ICoinPayClient, PayoutRefused
+from .providers.http import NOT_SENT
+from .providers.icoinpay import (
+    PROVIDER,
+    SEND_DEADLINE,
+    AmountNotSendable,
+    ICoinPayClient,
+    PayoutRefused,
+)
 from .refunds import raise_task, resolve_tasks
 
 logger = logging.getLogger(__name__)
@@ -39,7 +48,7 @@ ClientFor = Callable[[RefundRequest], Optional[ICoinPayClient]]
 # called after a refund is sent, refused or left unknown (the edition shows it on its side)
 OnSent = Callable[[RefundRequest], None]
 OnProblem = Callable[[RefundRequest], None]
-STALE_AFTER = timedelta(minutes=15)
+STALE_AFTER = timedelta(minutes=15)  # never less than SEND_DEADLINE (run_payouts)
 
 
 @dataclass(frozen=True)
@@ -63,7 +72,8 @@ def run_payouts(
     stale_after: timedelta = STALE_AFTER,
 ) -> list[Outcome]:
     """Send up to ``limit`` queued refunds. Safe to run in many workers at once."""
-    outcomes = flag_stale(stale_after)
+    # a send still within its deadline is never flagged: it could still land
+    outcomes = flag_stale(max(stale_after, timedelta(seconds=SEND_DEADLINE)))
     if on_problem is not None:
         for outcome in outcomes:
             on_problem(RefundRequest.objects.get(pk=outcome.refund_id))
@@ -126,7 +136,7 @@ def send(refund: RefundRequest, payout: Payout, client: ICoinPayClient) -> Outco
         result = client.send(refund.address, refund.crypto_amount, currency=refund.coin)
     except PayoutRefused as exc:
         return _refused(refund, payout, exc.code or "refused", exc.message)
-    except ValueError as exc:  # raised before anything was sent
+    except AmountNotSendable as exc:  # raised before anything was sent
         return _refused(refund, payout, "invalid_amount", str(exc))
     except ProviderError as exc:  # PayoutOutcomeUnknown and anything unforeseen
         return _unknown(refund, payout, exc.code or "unknown", exc.message)
@@ -154,7 +164,10 @@ def send(refund: RefundRequest, payout: Payout, client: ICoinPayClient) -> Outco
 
 
 def _refused(refund: RefundRequest, payout: Payout, code: str, message: str) -> Outcome:
-    reason = f"iCoinPay refused the payout: {message}"
+    if code in (NOT_SENT, "invalid_amount"):
+        reason = f"The payout was not sent ({message}): no request reached iCoinPay"
+    else:
+        reason = f"iCoinPay refused the payout: {message}"
     with transaction.atomic():
         Payout.objects.filter(pk=payout.pk).update(
             status=Payout.Status.REFUSED,

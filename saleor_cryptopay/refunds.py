@@ -10,7 +10,7 @@ from __future__ import annotations
 import hmac
 import secrets
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from typing import Optional
 
@@ -23,8 +23,9 @@ from .addresses import address_problem
 from .models import AddressCheck, Invoice, RefundRequest, StaffTask
 from .money import format_amount, quantize, to_decimal
 from .providers.errors import ProviderError
-from .providers.icoinpay import BASE_UNIT, ICoinPayClient
+from .providers.icoinpay import BASE_UNIT, SEND_DEADLINE, ICoinPayClient
 from .providers.icoinpay import PROVIDER as ICOINPAY
+from .providers.status import PaymentStatus
 from .sync import lock_invoice, open_task
 
 Status = RefundRequest.Status
@@ -32,7 +33,10 @@ CLAIM_SALT = "saleor_cryptopay.refund-claim"
 CLAIM_DAYS = 14
 CLAIM_MAX_DAYS = 90  # no token is accepted past this, whatever its row says
 CLAIM_PROVIDER_CHECKS = 5  # iCoinPay checkaddress calls one claim link may cause
-NEGATIVE_CHECK_TTL = timedelta(minutes=10)  # a "no such user" may be fixed by the shopper
+NEGATIVE_CHECK_TTL = timedelta(minutes=10)
+# a payout row is stamped just before its send starts: room for that, and for
+# clocks that differ a little between the workers and the database
+LANDING_MARGIN = timedelta(seconds=10)  # a "no such user" may be fixed by the shopper
 # a rate source: coins per unit of fiat, e.g. (BTC, USD) -> 0.00002
 RateLookup = Callable[[str, str], Decimal]
 
@@ -66,11 +70,28 @@ def refundable(invoice: Invoice) -> Decimal:
     return max(Decimal(0), invoice.amount - refunded_total(invoice))
 
 
+def coins_paid(invoice: Invoice) -> Optional[Decimal]:
+    """The coins that came in: what the provider saw received, else what it asked."""
+    if invoice.received_amount:
+        return invoice.received_amount
+    return invoice.pay_amount or None
+
+
+def coins_left(invoice: Invoice) -> Decimal:
+    """Coins that may still be paid back: never more than came in, whatever
+    the rate each refund used."""
+    refunded = invoice.refunds.aggregate(total=Sum("crypto_amount"))["total"] or Decimal(0)
+    return max(Decimal(0), (coins_paid(invoice) or Decimal(0)) - refunded)
+
+
 def invoice_rate(invoice: Invoice) -> Optional[Decimal]:
-    """Coins per unit of fiat at which the shopper paid."""
+    """Coins per unit of fiat at which the shopper paid: from the coins
+    received when fewer came in than asked (an underpayment accepted within
+    the tolerance), so a full refund pays back exactly what came in."""
     if not invoice.pay_amount or not invoice.amount:
         return None
-    return invoice.pay_amount / invoice.amount
+    coins = min(invoice.pay_amount, coins_paid(invoice) or invoice.pay_amount)
+    return coins / invoice.amount
 
 
 def coins_for(amount: Decimal, rate: Decimal) -> Decimal:
@@ -91,15 +112,21 @@ def request_refund(
     address: str = "",
     claim_days: int = CLAIM_DAYS,
 ) -> RefundRequest:
-    """Record a refund of ``amount`` (order currency). The invoice row lock
-    serialises concurrent refunds, so together they never exceed the capture."""
-    amount = quantize(to_decimal(amount), currency)
+    """Record a refund of ``amount`` (order currency, rounded down: never more
+    than staff asked). The invoice row lock serialises concurrent refunds, so
+    together they never exceed the capture, nor the coins received."""
+    amount = quantize(to_decimal(amount), currency, rounding=ROUND_DOWN)
     if amount <= 0:
         raise RefundError("The refund amount must be positive.")
     with transaction.atomic():
         invoice = lock_invoice(invoice_id)
         if currency.upper() != invoice.currency.upper():
             raise RefundError(f"The payment was made in {invoice.currency}, not {currency}.")
+        if invoice.status == PaymentStatus.REFUNDED:
+            raise RefundError(
+                f"{invoice.provider} reports this payment as refunded already: check with "
+                "the provider before paying anything back."
+            )
         left = refundable(invoice)
         if amount > left:
             cur = invoice.currency
@@ -109,7 +136,11 @@ def request_refund(
             )
         coin = (invoice.pay_currency or fallback_coin).upper()
         rate, source = _rate(invoice, coin, rate_source, current_rate)
-        crypto = coins_for(amount, rate)
+        # a current rate above the paid one must not pay back more than came in
+        left_coins = coins_left(invoice).quantize(BASE_UNIT, ROUND_DOWN)
+        if left_coins <= 0:
+            raise RefundError(f"Every {coin} received for this payment is already refunded.")
+        crypto = min(coins_for(amount, rate), left_coins)
         if crypto <= 0:
             raise RefundError(f"{amount} {invoice.currency} is less than the smallest {coin}.")
         refund = RefundRequest.objects.create(
@@ -349,12 +380,30 @@ def retry(refund_id: int, *, not_sent: bool = False) -> RefundRequest:
             )
         if refund.status not in (Status.FAILED, Status.NEEDS_ATTENTION):
             raise RefundError(f"Refund #{refund.pk} is {refund.status}: nothing to retry.")
+        # a refusal was an answer; an unknown outcome may still be in flight
+        lands_until = _could_land_until(refund) if refund.status == Status.NEEDS_ATTENTION else None
+        if lands_until is not None:
+            raise RefundError(
+                f"Refund #{refund.pk}: its last payout request could still reach iCoinPay "
+                f"until {lands_until:%Y-%m-%d %H:%M:%S} UTC. Check the wallet after that, "
+                "then retry."
+            )
         if not refund.address:
             raise RefundError(f"Refund #{refund.pk} has no address yet.")
         refund.status = Status.QUEUED
         refund.save(update_fields=["status", "updated_at"])
         resolve_tasks(refund)
     return refund
+
+
+def _could_land_until(refund: RefundRequest) -> Optional[datetime]:
+    """When the refund's last payout request stops being able to reach the
+    wallet (its send's total deadline), if that is still ahead."""
+    last = refund.payouts.order_by("-started_at").values_list("started_at", flat=True).first()
+    if last is None:
+        return None
+    until = last + timedelta(seconds=SEND_DEADLINE) + LANDING_MARGIN
+    return until if until > timezone.now() else None
 
 
 def task_kind(kind: str, refund: RefundRequest) -> str:

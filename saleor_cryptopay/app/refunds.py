@@ -106,7 +106,7 @@ def refund_requested(installation: Installation, payload: Payload) -> dict[str, 
                 installation,
                 refund,
                 psp_reference(refund),
-                f"Refund #{refund.pk}: {refund.crypto_amount} {refund.coin} in progress. Send "
+                f"Refund #{refund.pk}: {refund.coins_text} in progress. Send "
                 f"the shopper this link to give their {refund.coin} address (works once, "
                 f"until {refund.claim_expires_at:%Y-%m-%d}): {claim_url(refund)}",
             )
@@ -195,7 +195,7 @@ def record_sent(refund: RefundRequest) -> None:
                 "installation": installation,
                 "amount": refund.amount,
                 "message": (
-                    f"Refund #{refund.pk} sent: {refund.crypto_amount} {refund.coin} to "
+                    f"Refund #{refund.pk} sent: {refund.coins_text} to "
                     f"{refund.address or 'the shopper'} ({what}, by {refund.sent_by})"
                 )[:500],
             },

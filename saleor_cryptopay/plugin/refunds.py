@@ -9,6 +9,11 @@ core's (``refunds.py``, ``payouts.py``); this module translates:
 - a sent refund -> a ``REFUND`` transaction, the payment's charge status,
   ``order_refunded`` (Saleor's own refund event and e-mail) and a note with the
   payout id. This module is the edition the core's queue loads (``editions``).
+
+"Refund products" (``orderFulfillmentRefundProducts``) is the exception:
+Saleor calls ``order_refunded`` itself right after our answer, whatever it
+was, so its event and e-mail come at request time; the sent refund then adds
+no second one.
 """
 
 from __future__ import annotations
@@ -50,6 +55,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 REFUNDS_KEY = "cryptopay.refunds"  # order private metadata: JSON text, one entry per refund
+# on a refund's REFUND_ONGOING transaction: Saleor recorded the refund event itself
+ANNOUNCED = "saleor_recorded_refund"
 PLUGIN_IDS = {
     "coinpay24": "saleor_cryptopay.coinpay24",
     "coinpay_th": "saleor_cryptopay.coinpay_th",
@@ -99,18 +106,27 @@ def request_from_saleor(plugin: CryptoGatewayPlugin, info: PaymentData) -> Gatew
         )
     except core.RefundError as exc:
         return _answer(info, False, error=str(exc))
+    # only "Refund products" passes refund_data; Saleor then records the
+    # refund (PAYMENT_REFUNDED and the shopper's e-mail) itself, now
+    announced = getattr(info, "refund_data", None) is not None
     order = Order.objects.filter(pk=info.order_id).first()
     url = claim_url(refund)
+    early = (
+        " Saleor has already marked it refunded and e-mailed the shopper: the coins "
+        "have not left yet."
+        if announced
+        else ""
+    )
     _note(
         order,
-        f"Refund #{refund.pk} of {refund.amount} {refund.currency} "
-        f"({refund.crypto_amount} {refund.coin}) is in progress. Send the shopper this link "
+        f"Refund #{refund.pk} of {refund.fiat_text} ({refund.coins_text}) is in "
+        "progress. Send the shopper this link "
         f"to give their {refund.coin} address (works once, until "
-        f"{refund.claim_expires_at:%Y-%m-%d}): {url}",
+        f"{refund.claim_expires_at:%Y-%m-%d}): {url}{early}",
         refund,
     )
     publish(order, refund, claim=url)
-    return _answer(info, True, refund=refund)
+    return _answer(info, True, refund=refund, announced=announced)
 
 
 def _answer(
@@ -119,8 +135,12 @@ def _answer(
     *,
     refund: Optional[RefundRequest] = None,
     error: Optional[str] = None,
+    announced: bool = False,
 ) -> GatewayResponse:
     token = f"cryptopay-refund-{refund.pk}" if refund else (info.token or "")
+    raw = {"refund_id": refund.pk, "status": refund.status} if refund else {}
+    if announced:
+        raw[ANNOUNCED] = True  # kept on the REFUND_ONGOING transaction for record_sent
     return GatewayResponse(
         is_success=ok,
         action_required=False,
@@ -129,7 +149,7 @@ def _answer(
         currency=info.currency,
         transaction_id=token,
         error=error,
-        raw_response={"refund_id": refund.pk, "status": refund.status} if refund else {},
+        raw_response=raw,
         psp_reference=token if refund else None,
     )
 
@@ -205,7 +225,7 @@ def record_sent(refund: RefundRequest) -> None:
                 gateway_response=_sent_response(refund, token),
             )
             update_payment_charge_status(payment, txn)
-            if order is not None:
+            if order is not None and not _announced(payment, token):
                 order_refunded(
                     order,
                     None,
@@ -217,12 +237,21 @@ def record_sent(refund: RefundRequest) -> None:
         what = f"payout {refund.payout_id}" if refund.payout_id else f"transaction {refund.txid}"
         _note(
             order,
-            f"Refund #{refund.pk} sent: {refund.crypto_amount} {refund.coin} to "
+            f"Refund #{refund.pk} sent: {refund.coins_text} to "
             f"{refund.address or 'the shopper'} ({what}, by {refund.sent_by}).",
             refund,
         )
         publish(order, refund)
         mark_recorded(refund)
+
+
+def _announced(payment: Payment, token: str) -> bool:
+    """Saleor recorded this refund's event when it was requested ("Refund
+    products"): a second one would tell the shopper twice."""
+    ongoing = payment.transactions.filter(kind=TransactionKind.REFUND_ONGOING, token=token)
+    return any(
+        isinstance(t.gateway_response, dict) and t.gateway_response.get(ANNOUNCED) for t in ongoing
+    )
 
 
 def _sent_response(refund: RefundRequest, token: str) -> GatewayResponse:

@@ -1,9 +1,12 @@
 """HTTP plumbing shared by the provider clients.
 
-Every call has a connect and a read timeout, TLS verification is always on,
-and whatever goes wrong comes out as one ``ProviderError`` that says whether a
-retry can help. Request bodies carry credentials, so nothing here logs or
-quotes them: logs get method, path, status and time only.
+Every call has a total deadline (connect, request and the whole answer), a
+cap on the answer's size, no redirects followed, and TLS verification always
+on. Whatever goes wrong comes out as one ``ProviderError`` that says whether
+a retry can help and whether the request may have reached the provider (its
+code is in ``NEVER_SENT`` only when no byte of it left this machine).
+Request bodies carry credentials, so nothing here logs or quotes them: logs
+get method, path, status and time only.
 """
 
 from __future__ import annotations
@@ -22,18 +25,21 @@ import requests
 from urllib3.exceptions import NewConnectionError
 
 from ..money import MoneyError, to_decimal
+from .calls import Call, TrackingAdapter
 from .errors import ProviderError
 from .quota import CHECKOUT, CallBudget
 
 logger = logging.getLogger("saleor_cryptopay.providers")
 
-DEFAULT_TIMEOUT = (5.0, 20.0)  # (connect, read) seconds
+DEFAULT_TIMEOUT = (5.0, 20.0)  # (connect, each read) seconds
+DEFAULT_DEADLINE = 30.0  # seconds for the whole call, whatever the reads do
+MAX_RESPONSE_BYTES = 1024 * 1024  # no provider answer is anywhere near this
 USER_AGENT = "saleor-cryptopay/0.1 (+python-requests)"
 # ProviderError.code when the request provably never left this machine (no
-# connection was made): the provider cannot have acted on it
+# byte of it was written): the provider cannot have acted on it
 NOT_SENT = "not_sent"
 # error codes of a call that certainly never reached the provider: refused
-# before connecting, or here (a spent budget, the shared quota, a 429 block)
+# before any byte was written, or here (a spent budget, the shared quota)
 NEVER_SENT = frozenset({NOT_SENT, "dns", "tls", "budget", "quota"})
 
 
@@ -67,6 +73,41 @@ def _never_connected(exc: requests.ConnectionError) -> bool:
     return isinstance(reason, NewConnectionError)
 
 
+def _read_capped(response: requests.Response, cap: int) -> None:
+    """Read the whole body (within the call's deadline), refusing more than
+    ``cap`` bytes; ``response.content`` holds it afterwards."""
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > cap:
+        raise _TooLarge(cap)
+    chunks, size = [], 0
+    for chunk in response.iter_content(16384):
+        size += len(chunk)
+        if size > cap:
+            raise _TooLarge(cap)
+        chunks.append(chunk)
+    response._content = b"".join(chunks)
+
+
+class _TooLarge(Exception):
+    def __init__(self, cap: int) -> None:
+        super().__init__(f"answer larger than {cap} bytes")
+
+
+def _is_tls(exc: BaseException) -> bool:
+    return any(
+        isinstance(item, (ssl.SSLError, requests.exceptions.SSLError)) for item in _chain(exc)
+    )
+
+
+def _cert_refused(exc: BaseException) -> bool:
+    """The certificate was refused: that happens in the handshake, before any
+    request byte is written."""
+    return any(
+        isinstance(item, ssl.SSLCertVerificationError) or type(item).__name__ == "CertificateError"
+        for item in _chain(exc)
+    )
+
+
 def _describe_body(text: str, content_type: str) -> str:
     stripped = text.strip()
     if not stripped:
@@ -88,6 +129,8 @@ class HttpTransport:
         session: Optional[requests.Session] = None,
         quota: Optional[CallBudget] = None,
         priority: str = CHECKOUT,
+        deadline: float = DEFAULT_DEADLINE,
+        max_bytes: int = MAX_RESPONSE_BYTES,
     ) -> None:
         scheme = urlsplit(base_url).scheme
         if scheme not in ("http", "https"):
@@ -95,8 +138,17 @@ class HttpTransport:
         self.provider = provider
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        self.deadline = deadline
+        self.max_bytes = max_bytes
         self.session = session or requests.Session()
         self.session.headers.setdefault("User-Agent", USER_AGENT)
+        # redirects are answers to report, never to follow or even parse
+        # (requests reads Location even with allow_redirects=False)
+        self.session.get_redirect_target = lambda response: None  # type: ignore[method-assign]
+        for prefix in ("http://", "https://"):
+            # our connections: they tell whether a request byte left, and the
+            # deadline can cut them
+            self.session.mount(prefix, TrackingAdapter())
         self.calls = 0  # requests sent by this transport
         self.budget: Optional[int] = None  # refuse to send more than this many
         # the provider's quota, shared with every other process using the key
@@ -128,64 +180,95 @@ class HttpTransport:
         data: Optional[dict] = None,
         files: Optional[dict] = None,
         error_message: Any = None,
+        any_status: bool = False,
     ) -> HttpResult:
         """POST and parse JSON. Non-2xx answers raise, with the provider's
-        message extracted by ``error_message(body)`` when the body is JSON."""
+        message extracted by ``error_message(body)`` when the body is JSON;
+        with ``any_status`` a 4xx/5xx whose body is JSON is returned instead,
+        for the caller to read (a 3xx still raises: redirects are never
+        followed, they would re-send the form, key included, elsewhere)."""
         url = self.url(path)
         self.spend(path)
         started = time.monotonic()
+        connect, read = self.timeout
+        call = Call(self.deadline)
         try:
-            # verify=True explicitly: nothing (env, session, caller) may turn it off
-            response = self.session.post(
-                url, json=json_body, data=data, files=files, timeout=self.timeout, verify=True
-            )
-        except requests.ConnectTimeout:
-            self._log(path, "connect timeout", started)
-            raise ProviderError(
-                "could not connect to the provider",
-                provider=self.provider,
-                retryable=True,
-                code=NOT_SENT,
-            ) from None
-        except requests.Timeout:
-            self._log(path, "timeout", started)
-            raise ProviderError(
-                "timed out waiting for the provider",
-                provider=self.provider,
-                retryable=True,
-                code="timeout",
-            ) from None
-        except requests.exceptions.SSLError as exc:
-            # the handshake failed: no request was sent
-            self._log(path, "TLS failure", started)
-            raise ProviderError(
-                f"TLS failure: {tls_reason(exc)}", provider=self.provider, code="tls"
-            ) from None
-        except requests.ConnectionError as exc:
-            self._log(path, "connection error", started)
-            if unresolvable(exc):
-                raise ProviderError(
-                    f"cannot resolve {urlsplit(url).hostname}",
-                    provider=self.provider,
-                    retryable=True,
-                    code="dns",
-                ) from None
-            raise ProviderError(
-                "could not connect to the provider",
-                provider=self.provider,
-                retryable=True,
-                # refused before connecting, or lost mid-request (may have arrived)
-                code=NOT_SENT if _never_connected(exc) else "connection_lost",
-            ) from None
-        except requests.RequestException as exc:
-            self._log(path, type(exc).__name__, started)
-            raise ProviderError(
-                f"request failed: {type(exc).__name__}", provider=self.provider, retryable=True
-            ) from None
+            with call:
+                # verify=True explicitly: nothing (env, session, caller) may turn it off
+                response = self.session.post(
+                    url,
+                    json=json_body,
+                    data=data,
+                    files=files,
+                    timeout=(min(connect, self.deadline), min(read, self.deadline)),
+                    verify=True,
+                    allow_redirects=False,
+                    stream=True,
+                )
+                try:
+                    _read_capped(response, self.max_bytes)
+                finally:
+                    response.close()
+        except Exception as exc:  # anything, even a bug: the request may have left
+            error = self._failure(exc, call, url)
+            self._log(path, error.code, started)
+            raise error from None
+        if call.expired:  # cut at the deadline even if something came back
+            error = self._failure(TimeoutError(), call, url)
+            self._log(path, error.code, started)
+            raise error
         self._log(path, response.status_code, started)
-        return self._parse(response, error_message)
+        return self._parse(response, error_message, any_status)
 
-    def _parse(self, response: requests.Response, error_message: Any) -> HttpResult:
+    def _failure(self, exc: BaseException, call: Call, url: str) -> ProviderError:
+        """The call failed: say whether it may have reached the provider."""
+        if isinstance(exc, ProviderError):
+            return exc
+        if call.expired:
+            return self._error(
+                f"no complete answer within {self.deadline:g} s: the answer was lost"
+                if call.maybe_sent
+                else f"could not connect within {self.deadline:g} s",
+                "deadline" if call.maybe_sent else NOT_SENT,
+            )
+        if isinstance(exc, _TooLarge):
+            return ProviderError(str(exc), provider=self.provider, code="too_large")
+        if not call.maybe_sent or not call.tracked:
+            # nothing was written (or, where our connections did not take
+            # part, the failure itself proves it: no address, no connection,
+            # a certificate refused during the handshake)
+            if unresolvable(exc):
+                return self._error(f"cannot resolve {urlsplit(url).hostname}", "dns")
+            if _cert_refused(exc) or (not call.maybe_sent and _is_tls(exc)):
+                return ProviderError(
+                    f"TLS failure: {tls_reason(exc)}", provider=self.provider, code="tls"
+                )
+            if not call.maybe_sent or _never_connected(exc):
+                return self._error("could not connect to the provider", NOT_SENT)
+        # the request may have arrived: the provider may have acted on it
+        if isinstance(exc, requests.Timeout):
+            return self._error("timed out waiting for the answer (the request was sent)", "timeout")
+        if _is_tls(exc):
+            return self._error(
+                f"TLS failure after the request was sent, the answer was lost: {tls_reason(exc)}",
+                "tls_after_send",
+            )
+        if isinstance(exc, (requests.ConnectionError, OSError)):
+            return self._error(
+                "the connection broke after the request was sent: the answer was lost",
+                "connection_lost",
+            )
+        return self._error(
+            f"request failed after it was sent ({type(exc).__name__}): the answer was lost",
+            "request_failed",
+        )
+
+    def _error(self, message: str, code: str) -> ProviderError:
+        return ProviderError(message, provider=self.provider, retryable=True, code=code)
+
+    def _parse(
+        self, response: requests.Response, error_message: Any, any_status: bool = False
+    ) -> HttpResult:
         status = response.status_code
         content_type = response.headers.get("Content-Type", "")
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
@@ -194,6 +277,17 @@ class HttpTransport:
             body = response.json()
         except ValueError:
             body = None
+        if 300 <= status < 400:
+            raise ProviderError(
+                f"HTTP {status} redirect (not followed)",
+                provider=self.provider,
+                status_code=status,
+                code="redirect",
+            )
+        if status == 429 and self.quota is not None:
+            self.quota.block(60.0 if retry_after is None else retry_after)
+        if status >= 400 and any_status and isinstance(body, (dict, list)):
+            return HttpResult(status, body, dict(response.headers))
         if status >= 400:
             message = None
             if isinstance(body, dict) and error_message is not None:
@@ -206,8 +300,6 @@ class HttpTransport:
                 )
             if status == 429 and retry_after is None:
                 retry_after = 60.0
-            if status == 429 and self.quota is not None:
-                self.quota.block(retry_after)
             raise ProviderError(
                 message,
                 provider=self.provider,

@@ -6,10 +6,12 @@ the HTTP code. Amounts travel as integer base units (coin x 10^8) and are
 ``Decimal`` coins everywhere else.
 
 ``send`` moves money, so its failures come in two kinds the caller must keep
-apart: ``PayoutRefused`` (the provider answered and sent nothing: safe to try
-again after a fix) and ``PayoutOutcomeUnknown`` (the request may have reached
-the provider and nobody knows whether coins left: a second send could pay
-twice, so a person must look first).
+apart: ``PayoutRefused`` (nothing was sent: no byte of the request left this
+machine, or the wallet answered with a documented refusal code; safe to try
+again after a fix) and ``PayoutOutcomeUnknown`` (everything else: an
+undocumented status, a proxy's page, a redirect, a lost or cut answer. The
+request may have reached the wallet and nobody knows whether coins left: a
+second send could pay twice, so a person must look first).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import requests
 from ..money import MoneyError, to_decimal
 from .errors import ProviderError
 from .http import (
+    DEFAULT_DEADLINE,
     DEFAULT_TIMEOUT,
     NEVER_SENT,
     NOT_SENT,
@@ -40,6 +43,9 @@ LIVE_BASE_URL = "https://icoinpay.com/api/v1"
 DEFAULT_CURRENCY = "BTC"
 UNITS_PER_COIN = 10**8
 BASE_UNIT = Decimal(1).scaleb(-8)
+# no call to the wallet lasts longer (connect + request + whole answer): once
+# this has passed since a send began, its request can no longer land
+SEND_DEADLINE = DEFAULT_DEADLINE
 
 # Documented status codes -> (our code, what it means for a person).
 ERRORS: dict[int, tuple[str, str]] = {
@@ -58,6 +64,10 @@ class PayoutRefused(ProviderError):
     """The provider answered ``send`` with an error: nothing was sent."""
 
 
+class AmountNotSendable(ValueError):
+    """An amount the wire cannot carry; raised before anything is sent."""
+
+
 class PayoutOutcomeUnknown(ProviderError):
     """``send`` may or may not have paid (timeout, lost connection, 5xx,
     unreadable answer). Never retry automatically."""
@@ -68,7 +78,7 @@ def to_units(amount: Decimal) -> int:
     (rounding here would silently change what is paid)."""
     value = to_decimal(amount)
     if value != value.quantize(BASE_UNIT, rounding=ROUND_DOWN):
-        raise ValueError(f"{value} has more than 8 decimals")
+        raise AmountNotSendable(f"{value} has more than 8 decimals")
     return int(value.scaleb(8))
 
 
@@ -140,12 +150,20 @@ class ICoinPayClient:
         base_url: str = LIVE_BASE_URL,
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
         session: Optional[requests.Session] = None,
+        deadline: float = SEND_DEADLINE,
     ) -> None:
         if not api_key:
             raise ValueError("iCoinPay needs an API key")
         self._api_key = api_key
         self.currency = (currency or DEFAULT_CURRENCY).upper()
-        self.http = HttpTransport(PROVIDER, base_url, timeout=timeout, session=session)
+        # never longer than SEND_DEADLINE: staff's "not sent" waits for that
+        self.http = HttpTransport(
+            PROVIDER,
+            base_url,
+            timeout=timeout,
+            session=session,
+            deadline=min(deadline, SEND_DEADLINE),
+        )
 
     @property
     def key_digest(self) -> str:
@@ -158,12 +176,31 @@ class ICoinPayClient:
     def _call(self, method: str, fields: Optional[dict] = None, currency: Optional[str] = None):
         """One call; returns (status, body). Any answer other than a JSON
         object raises ProviderError (HttpTransport's rules)."""
+        http_status, status, body = self._answer(method, fields, currency)
+        return status, body
+
+    def _answer(
+        self,
+        method: str,
+        fields: Optional[dict] = None,
+        currency: Optional[str] = None,
+        any_status: bool = False,
+    ) -> tuple[int, Optional[int], dict]:
+        """(HTTP status, JSON status, body); with ``any_status`` an HTTP error
+        whose body is JSON is returned too."""
         data = {"api_key": self._api_key, "currency": (currency or self.currency).upper()}
         data.update({k: str(v) for k, v in (fields or {}).items() if v is not None})
-        body = self.http.post(method, data=data, error_message=_error_message).body
-        if not isinstance(body, dict):
-            raise ProviderError("expected a JSON object", provider=PROVIDER, code="bad_response")
-        return _status(body), body
+        result = self.http.post(
+            method, data=data, error_message=_error_message, any_status=any_status
+        )
+        if not isinstance(result.body, dict):
+            raise ProviderError(
+                "expected a JSON object",
+                provider=PROVIDER,
+                status_code=result.status_code,
+                code="bad_response",
+            )
+        return result.status_code, _status(result.body), result.body
 
     def _refusal(self, status: Optional[int], body: Mapping[str, Any], cls=ProviderError):
         code, meaning = ERRORS.get(status, ("rejected", "request refused"))  # type: ignore[arg-type]
@@ -213,11 +250,11 @@ class ICoinPayClient:
         ip_address: Optional[str] = None,
     ) -> Payout:
         """Pay ``amount`` coins to ``to``. Raises ``PayoutRefused`` or
-        ``PayoutOutcomeUnknown`` (see the module docstring); ValueError for an
-        amount the wire cannot carry (nothing is sent then)."""
+        ``PayoutOutcomeUnknown`` (see the module docstring); AmountNotSendable
+        for an amount the wire cannot carry (nothing is sent then)."""
         units = to_units(amount)
         if units <= 0:
-            raise ValueError("amount must be positive")
+            raise AmountNotSendable("amount must be positive")
         coin = (currency or self.currency).upper()
         fields = {
             "to": to,
@@ -226,16 +263,22 @@ class ICoinPayClient:
             "ip_address": ip_address,
         }
         try:
-            status, body = self._call("send", fields, currency=coin)
+            http_status, status, body = self._answer("send", fields, coin, any_status=True)
         except ProviderError as exc:
             raise _classify_send_failure(exc) from None
-        if status != 200:
-            if status is None:
-                # a JSON object without a status: not a documented answer
-                raise PayoutOutcomeUnknown(
-                    "send answer has no status", provider=PROVIDER, code="bad_response"
-                )
+        if status in ERRORS:
+            # a documented refusal, in a well-formed answer: nothing was sent
             raise self._refusal(status, body, PayoutRefused)
+        if status != 200 or not 200 <= http_status < 300:
+            # not an answer the docs describe (a status they do not list, or
+            # none): the wallet may have paid
+            raise PayoutOutcomeUnknown(
+                f"undocumented answer to send (status {status}, HTTP {http_status}): "
+                "the coins may have left",
+                provider=PROVIDER,
+                status_code=http_status,
+                code="undocumented_answer",
+            )
         payout_id = text_or_none(body.get("payout_id"))
         if not payout_id:
             # status 200 says it was paid; without an id there is nothing to
@@ -255,16 +298,12 @@ class ICoinPayClient:
 
 
 def _classify_send_failure(exc: ProviderError) -> ProviderError:
-    """A transport error on ``send``: refused only when the provider clearly
-    did not act (no connection made, a 4xx at the HTTP level, a rate limit);
-    otherwise the outcome is unknown."""
+    """A transport error on ``send``: refused only when no byte of the request
+    left this machine (see ``http.NEVER_SENT``; our own quota's block counts);
+    anything else (a proxy's page, a redirect, a cut answer, a rate limit
+    nobody documented) may have paid."""
     args = {"provider": PROVIDER, "status_code": exc.status_code, "retry_after": exc.retry_after}
     if exc.code in NEVER_SENT or (exc.code == "rate_limited" and exc.status_code is None):
         return PayoutRefused(exc.message, code=NOT_SENT, retryable=True, **args)
-    status = exc.status_code
-    if status is not None and 400 <= status < 500 and status != 408:
-        code = ERRORS.get(status, (exc.code or "http_error", ""))[0]
-        return PayoutRefused(exc.message, code=code, retryable=status == 429, **args)
-    return PayoutOutcomeUnknown(exc.message, code=exc.code or "unknown_outcome", **args)
-
-
+    code = exc.code or (f"http_{exc.status_code}" if exc.status_code else "unknown_outcome")
+    return PayoutOutcomeUnknown(exc.message, code=code, **args)

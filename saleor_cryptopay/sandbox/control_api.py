@@ -139,6 +139,7 @@ def handle(sb: SandboxServer, req: Request) -> Response:
                     status=int(data.get("status", 503)),
                     retry_after=float(data.get("retry_after", 1)),
                     endpoint=(str(data["endpoint"]) if data.get("endpoint") else None),
+                    location=(str(data["location"]) if data.get("location") else None),
                 )
             except (TypeError, ValueError) as exc:
                 return json_response({"error": str(exc)}, 400)

@@ -5,7 +5,8 @@ throttling), so they act before the request is authenticated or processed:
 a faulted call consumes no nonce and changes nothing. ``delay`` is the
 exception: it waits, then the call is processed normally; and the
 ``ANSWER_LOST`` modes process the call for real, then lose the answer
-(cut short, connection dropped, or held past the client's timeout).
+(cut short, connection dropped, held past the client's timeout, replaced by
+a proxy's page or an undocumented status, or dripped one byte at a time).
 """
 
 from __future__ import annotations
@@ -18,9 +19,12 @@ from dataclasses import asdict, dataclass
 from typing import Any, Optional
 
 PROVIDERS = ("coinpay24", "coinpay_th", "icoinpay")
-MODES = ("delay", "status", "html", "empty", "bad_json", "rate_limit", "drop", "hang")
-# Modes that process the call for real and then lose the answer.
-ANSWER_LOST = ("bad_json", "drop", "hang")
+MODES = (
+    "delay", "status", "html", "empty", "bad_json", "rate_limit", "drop", "hang",
+    "redirect", "odd_status", "proxy_page", "drip",
+)  # fmt: skip
+# Modes that process the call for real and then lose (or garble) the answer.
+ANSWER_LOST = ("bad_json", "drop", "hang", "odd_status", "proxy_page", "drip")
 
 
 @dataclass
@@ -32,6 +36,7 @@ class Fault:
     status: int = 503
     retry_after: float = 1
     endpoint: Optional[str] = None  # substring of the endpoint name; None = any
+    location: str = "http://127.0.0.1:9/elsewhere"  # where ``redirect`` points
 
     def matches(self, provider: str, names: tuple[str, ...]) -> bool:
         if self.provider != provider or self.count <= 0:

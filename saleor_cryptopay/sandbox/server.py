@@ -109,8 +109,17 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Connection", "close")
             self.close_connection = True
         self.end_headers()
-        if self.command != "HEAD":
+        if self.command == "HEAD":
+            return
+        if not resp.drip:
             self.wfile.write(resp.body)
+            return
+        for i in range(len(resp.body)):
+            self.wfile.write(resp.body[i : i + 1])
+            self.wfile.flush()
+            if self.server.sandbox.stopping or not self.server.sandbox.pause(resp.drip):
+                self.close_connection = True
+                return
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         log.info("%s %s", self.address_string(), format % args)
@@ -401,7 +410,17 @@ class SandboxServer:
         if fault.mode == "hang":
             self._sleep(fault.seconds)  # past the client's read timeout
             return real
+        if fault.mode == "odd_status":  # well-formed JSON, a status no doc lists
+            return json_response({"status": fault.status, "message": "Sandbox fault"})
+        if fault.mode == "proxy_page":  # a proxy in front answers for the provider
+            return html_response(_HTML_502, fault.status)
+        if fault.mode == "drip":  # one byte every ``seconds``: no read timeout fires
+            return Response(real.status, real.body, real.content_type, drip=fault.seconds)
         return Response(200, real.body[: max(1, len(real.body) // 2)], "application/json")
+
+    def pause(self, seconds: float) -> bool:
+        """Wait; False when the server is stopping."""
+        return not self._stopping.wait(max(0.0, seconds))
 
     def _sleep(self, seconds: float) -> None:
         # wakes early when the server stops, so stop() never waits on a fault
@@ -434,6 +453,8 @@ class SandboxServer:
             return html_response(_HTML_502, 502)
         if fault.mode == "empty":
             return Response(500, b"", "application/json")
+        if fault.mode == "redirect":
+            return redirect(fault.location, 307)
         return self._too_many(provider, fault.retry_after)  # rate_limit
 
     # -- Python control helpers (no HTTP needed) ---------------------------
@@ -493,10 +514,12 @@ class SandboxServer:
         status: int = 503,
         retry_after: float = 1,
         endpoint: Optional[str] = None,
+        location: Optional[str] = None,
     ) -> dict[str, Any]:
-        fault = self.faults.add(
-            Fault(provider, mode, count, seconds, status, retry_after, endpoint)
-        )
+        fault = Fault(provider, mode, count, seconds, status, retry_after, endpoint)
+        if location:
+            fault.location = location
+        self.faults.add(fault)
         return asdict(fault)
 
     def clear_faults(self) -> None:

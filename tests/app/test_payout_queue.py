@@ -21,6 +21,7 @@ from saleor_cryptopay import refunds
 from saleor_cryptopay.editions import process_payouts
 from saleor_cryptopay.models import Payout, RefundRequest, StaffTask, WalletBalance
 from saleor_cryptopay.payouts import claim_next, run_payouts
+from saleor_cryptopay.providers.icoinpay import SEND_DEADLINE
 
 BTC = "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"
 S = RefundRequest.Status
@@ -86,21 +87,38 @@ def test_insufficient_funds_reason_visible_then_retry(paid_invoice, sb, edition)
     assert len(sb.payouts()) == 1
 
 
+# (fault, its status, whether the sandbox wallet paid before the answer went wrong)
+ODD_ANSWERS = [
+    ("drop", 503, True),
+    ("hang", 503, True),
+    ("bad_json", 503, True),
+    ("odd_status", 500, True),  # well-formed JSON, a status no doc lists
+    ("proxy_page", 404, True),  # a proxy's page after passing the request on
+    ("proxy_page", 502, True),
+    ("rate_limit", 429, False),  # no doc lists a 429 either
+    ("html", 502, False),
+    ("redirect", 307, False),
+]
+
+
 @pytest.mark.django_db
-@pytest.mark.parametrize("mode", ["drop", "hang", "bad_json", "html"])
-def test_a_lost_answer_is_never_paid_twice(paid_invoice, sb, edition, mode):
+@pytest.mark.parametrize("mode, status, paid", ODD_ANSWERS)
+def test_an_odd_answer_is_never_paid_twice(paid_invoice, sb, edition, mode, status, paid):
     refund = queued(paid_invoice)
-    sb.inject_fault("icoinpay", mode, endpoint="send", seconds=1.5)
+    sb.inject_fault("icoinpay", mode, endpoint="send", seconds=1.5, status=status)
     assert "unknown" in run()
     refund.refresh_from_db()
     assert refund.status == S.NEEDS_ATTENTION and "--mark-sent" in refund.refused_reason
     assert StaffTask.objects.filter(kind=f"payout_unknown:{refund.pk}", resolved_at=None).exists()
     for _ in range(2):
         run()
-    assert len(sb.payouts()) == (0 if mode == "html" else 1)
+    assert len(sb.payouts()) == (1 if paid else 0)
     with pytest.raises(CommandError, match="may already be paid"):
         refunds_cmd("--retry", str(refund.pk))
-    if mode == "html":  # staff checked the wallet: nothing left, send it after all
+    if not paid:  # staff checked the wallet: nothing left, send it after all
+        with pytest.raises(CommandError, match="could still reach iCoinPay"):
+            refunds_cmd("--retry", str(refund.pk), "--not-sent")  # not before the deadline
+        after_the_deadline()
         refunds_cmd("--retry", str(refund.pk), "--not-sent")
         run()
         assert len(sb.payouts()) == 1
@@ -111,6 +129,32 @@ def test_a_lost_answer_is_never_paid_twice(paid_invoice, sb, edition, mode):
     refund.refresh_from_db()
     assert refund.status == S.SENT and refund.recorded_at is not None
     assert not StaffTask.objects.filter(resolved_at=None).exists()
+
+
+def after_the_deadline() -> None:
+    """Time passes: every payout started longer ago than a send can last."""
+    Payout.objects.update(started_at=timezone.now() - timedelta(seconds=SEND_DEADLINE + 60))
+
+
+@pytest.mark.django_db
+def test_an_unusable_redirect_is_not_read_as_an_invalid_amount(paid_invoice, sb, edition):
+    """A Location requests cannot even parse raised ValueError, which the
+    queue took for "invalid amount, before sending"."""
+    refund = queued(paid_invoice)
+    sb.inject_fault("icoinpay", "redirect", endpoint="send", location="http://[::1/send")
+    assert "unknown" in run()
+    refund.refresh_from_db()
+    assert refund.status == S.NEEDS_ATTENTION and refund.refused_code == "redirect"
+
+
+@pytest.mark.django_db
+def test_a_refused_connection_is_not_sent_and_says_so(paid_invoice, sb, edition):
+    refund = queued(paid_invoice)
+    edition.STATE["base_url"] = "http://127.0.0.1:9/api/v1"
+    assert "refused" in run()
+    refund.refresh_from_db()
+    assert refund.status == S.FAILED and refund.refused_code == "not_sent"
+    assert "not sent" in refund.refused_reason and "no request reached" in refund.refused_reason
 
 
 @pytest.mark.django_db
@@ -144,9 +188,26 @@ def test_a_worker_that_died_mid_send_leaves_a_staff_task(paid_invoice, sb, editi
 
 
 @pytest.mark.django_db
+def test_a_send_within_its_deadline_is_never_flagged_stale(paid_invoice, sb, edition):
+    """Flagging it would let staff say "not sent" while its request can still land."""
+    refund = queued(paid_invoice)
+    assert claim_next(edition.payout_client, set()) is not None  # a worker is sending
+    assert run_payouts(edition.payout_client, stale_after=timedelta(0)) == []
+    refund.refresh_from_db()
+    assert refund.status == S.SENDING
+    after_the_deadline()
+    assert [o.result for o in run_payouts(edition.payout_client, stale_after=timedelta(0))] == [
+        "unknown"
+    ]
+    with pytest.raises(CommandError, match="may already be paid"):
+        refunds_cmd("--retry", str(refund.pk))
+
+
+@pytest.mark.django_db
 def test_listing_shows_the_claim_link_and_new_link(paid_invoice, sb, edition):
     refund = refunds.request_refund(paid_invoice().pk, Decimal("5"), "USD")
     listing = refunds_cmd()
+    assert "5.00 USD = 0.0001 BTC" in listing  # the staff's units, not the columns' decimals
     assert "[awaiting_address]" in listing and "claim link: http://shop.test/claim/" in listing
     old = listing.split("claim/")[1].split()[0]
     renewed = refunds_cmd("--new-link", str(refund.pk)).split("claim/")[1].split()[0]

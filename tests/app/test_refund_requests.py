@@ -100,10 +100,38 @@ def test_current_rate_when_chosen(paid_invoice):
         return Decimal("0.00004")  # BTC at 25 000 USD
 
     refund = refunds.request_refund(
-        inv.pk, Decimal("10.00"), "USD", rate_source="current", current_rate=rate
+        inv.pk, Decimal("4.00"), "USD", rate_source="current", current_rate=rate
     )
-    assert seen == [("BTC", "USD")] and refund.crypto_amount == Decimal("0.0004")
+    assert seen == [("BTC", "USD")] and refund.crypto_amount == Decimal("0.00016")
     assert refund.rate_source == "current"
+
+
+def test_never_more_coins_back_than_came_in(paid_invoice):
+    """Underpaid within the tolerance (0.00018 of 0.0002 BTC), then refunded
+    in full: 0.00018 back, not 0.0002; a higher current rate is capped too."""
+    inv = paid_invoice(received_amount=Decimal("0.00018"))
+    half = refunds.request_refund(inv.pk, Decimal("5.00"), "USD")
+    assert half.crypto_amount == Decimal("0.00009")
+    rest = refunds.request_refund(
+        inv.pk, Decimal("5.00"), "USD", rate_source="current", current_rate=lambda c, f: 1
+    )
+    assert rest.crypto_amount == Decimal("0.00009")
+    full = refunds.request_refund(paid_invoice(received_amount=Decimal("0.00018")).pk, 10, "USD")
+    assert full.crypto_amount == Decimal("0.00018")
+
+
+def test_an_invoice_the_provider_reports_refunded_is_not_refunded_again(paid_invoice):
+    inv = paid_invoice(status="refunded")
+    with pytest.raises(refunds.RefundError, match="refunded already"):
+        refunds.request_refund(inv.pk, Decimal("1.00"), "USD")
+    assert not RefundRequest.objects.exists()
+
+
+def test_order_currency_amounts_never_round_up(paid_invoice):
+    inv = paid_invoice()
+    with pytest.raises(refunds.RefundError, match="positive"):
+        refunds.request_refund(inv.pk, Decimal("0.005"), "USD")  # not 0.01
+    assert refunds.request_refund(inv.pk, Decimal("4.999"), "USD").amount == Decimal("4.99")
 
 
 def test_partial_refunds_add_up_and_never_exceed_the_capture(paid_invoice):

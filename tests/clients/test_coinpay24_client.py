@@ -9,6 +9,8 @@ import pytest
 from saleor_cryptopay.providers import PaymentStatus, ProviderError
 from saleor_cryptopay.providers.coinpay24 import CoinPay24Client
 
+from ..checks.servers import json_answer, serve
+
 
 def create(cp24, amount="10.00", currency="USD", order_id="A1", **kw):
     return cp24.create_invoice(
@@ -171,3 +173,17 @@ def test_no_secret_in_logs(sb, caplog):
 def test_base_url_must_be_http():
     with pytest.raises(ValueError):
         CoinPay24Client("k", base_url="ftp://example.com")
+
+
+@pytest.mark.parametrize("provider", ["coinpay24", "coinpay_th"])
+def test_redirects_are_never_followed(sb, cp24, th, provider):
+    """A 307 would re-send the request, credentials included, to another host."""
+    with serve(lambda *a: json_answer("{}")) as (other, seen):
+        sb.inject_fault(provider, "redirect", location=f"{other}/steal")
+        with pytest.raises(ProviderError) as err:
+            if provider == "coinpay24":
+                cp24.create_invoice(order_id="r1", price_amount=Decimal("10"), price_currency="USD")
+            else:
+                th.balance()
+    assert err.value.code == "redirect" and err.value.status_code == 307
+    assert seen.requests == []

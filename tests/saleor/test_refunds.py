@@ -1,6 +1,7 @@
 """Refunds end to end on a real Saleor: Dashboard GraphQL (orderRefund,
-paymentRefund) -> refund request (REFUND_ONGOING) -> claim link -> payout
-queue against the sandbox's iCoinPay -> REFUND in Saleor's books."""
+paymentRefund, orderFulfillmentRefundProducts) -> refund request
+(REFUND_ONGOING) -> claim link -> payout queue against the sandbox's iCoinPay
+-> REFUND in Saleor's books."""
 
 import json
 from dataclasses import replace
@@ -52,6 +53,16 @@ mutation Refund($id: ID!, $amount: PositiveDecimal) {
 """
 
 
+REFUND_PRODUCTS = """
+mutation Refund($id: ID!, $input: OrderRefundProductsInput!) {
+  orderFulfillmentRefundProducts(order: $id, input: $input) {
+    fulfillment { id status }
+    errors { field code message }
+  }
+}
+"""
+
+
 @pytest.fixture
 def staff(staff_api_client, permission_group_manage_orders):
     permission_group_manage_orders.user_set.add(staff_api_client.user)
@@ -89,6 +100,20 @@ def payment_refund(staff, payment, amount) -> dict:
     variables = {"id": to_global_id_or_none(payment), "amount": str(amount)}
     content = get_graphql_content(staff.post_graphql(PAYMENT_REFUND, variables))
     return content["data"]["paymentRefund"]
+
+
+def refund_products(staff, order, amount) -> dict:
+    """The Dashboard's "Refund products" on the order's unfulfilled lines."""
+    lines = [
+        {"orderLineId": to_global_id_or_none(line), "quantity": line.quantity}
+        for line in order.lines.all()
+    ]
+    variables = {
+        "id": to_global_id_or_none(order),
+        "input": {"orderLines": lines, "amountToRefund": str(amount)},
+    }
+    content = get_graphql_content(staff.post_graphql(REFUND_PRODUCTS, variables))
+    return content["data"]["orderFulfillmentRefundProducts"]
 
 
 def metadata(order) -> dict:
@@ -366,3 +391,49 @@ def test_wrong_icoinpay_key_is_refused_on_save(
         **common,
     )
     assert errors == []
+
+
+@pytest.mark.parametrize("path", ["orderRefund", "paymentRefund", "refundProducts"])
+def test_every_dashboard_refund_path_ends_with_one_refund_event(
+    path,
+    refunding_gateway,
+    api_client,
+    staff,
+    ready_checkout,
+    checkout_total,
+    sb,
+    payouts,
+    command,
+    django_capture_on_commit_callbacks,
+):
+    """orderRefund and paymentRefund leave the refund event to the sent payout;
+    "Refund products" makes Saleor record it (and e-mail the shopper) at request
+    time, whatever the gateway answered: the sent payout must not add a second."""
+    plugin = refunding_gateway("coinpay24")
+    order, payment = paid_order(
+        api_client, ready_checkout, plugin, checkout_total(ready_checkout), sb, "coinpay24"
+    )
+    total = payment.total
+    with django_capture_on_commit_callbacks(execute=True):
+        if path == "orderRefund":
+            result = order_refund(staff, order, total)
+        elif path == "paymentRefund":
+            result = payment_refund(staff, payment, total)
+        else:
+            result = refund_products(staff, order, total)
+    assert result["errors"] == []
+    refund = RefundRequest.objects.get()
+    refunded = order.events.filter(type=OrderEvents.PAYMENT_REFUNDED)
+    assert refunded.count() == (1 if path == "refundProducts" else 0)  # Saleor's own, early
+    if path == "refundProducts":
+        assert any("already marked it refunded" in m for m in order_messages(order))
+
+    command("--address", str(refund.pk), BTC)
+    assert "sent" in payouts()
+    payouts()
+    assert refunded.count() == 1
+    assert Decimal(str(refunded.get().parameters["amount"])) == total
+    payment.refresh_from_db()
+    assert payment.charge_status == ChargeStatus.FULLY_REFUNDED
+    assert payment.transactions.filter(kind=TransactionKind.REFUND).count() == 1
+    assert len(sb.payouts()) == 1

@@ -1,5 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from ...money import plain_decimal
+
 
 class Command(BaseCommand):
     help = (
@@ -66,7 +68,7 @@ class Command(BaseCommand):
         count = 0
         for r in rows:
             line = (
-                f"#{r.pk} [{r.status}] {r.amount} {r.currency} = {r.crypto_amount} {r.coin} "
+                f"#{r.pk} [{r.status}] {r.fiat_text} = {r.coins_text} "
                 f"(channel {r.channel_slug}, order {r.order_id or '-'}, "
                 f"{r.invoice.provider} invoice {r.invoice.provider_invoice_id})"
             )
@@ -86,6 +88,6 @@ class Command(BaseCommand):
 
         for wallet in WalletBalance.objects.order_by("currency"):
             self.stdout.write(
-                f"{wallet.provider} wallet: {wallet.balance.normalize():f} {wallet.currency} "
+                f"{wallet.provider} wallet: {plain_decimal(wallet.balance)} {wallet.currency} "
                 f"after the last payout ({wallet.updated_at:%Y-%m-%d %H:%M})"
             )
