@@ -208,3 +208,26 @@ def test_the_number_of_installations_is_bounded(app, saleor, settings):
     finally:
         for other in others:
             other.stop()
+
+
+def test_installations_stored_before_are_renamed_to_the_canonical_url(db):
+    from importlib import import_module
+
+    from django.apps import apps
+
+    from saleor_cryptopay.models import Invoice
+
+    migration = import_module("saleor_cryptopay.app.migrations.0003_canonical_saleor_urls")
+    old = "http://LOCALHOST:8000/graphql"
+    inst = Installation(saleor_api_url=old, app_id=APP_ID)
+    inst.set_token(TOKEN)
+    inst.save()
+    invoice = Invoice.objects.create(
+        provider="coinpay24", channel_slug="main", provider_invoice_id="inv-1",
+        amount="10.00", currency="USD", status="new", saleor_api_url=old,
+    )  # fmt: skip
+    migration.canonicalise(apps, None)
+    canonical = "http://127.0.0.1:8000/graphql/"
+    assert Installation.objects.get().saleor_api_url == canonical
+    invoice.refresh_from_db()
+    assert invoice.saleor_api_url == canonical
