@@ -231,3 +231,11 @@ def test_installations_stored_before_are_renamed_to_the_canonical_url(db):
     assert Installation.objects.get().saleor_api_url == canonical
     invoice.refresh_from_db()
     assert invoice.saleor_api_url == canonical
+
+
+def test_check_names_a_saleor_in_any_spelling(configure, saleor):
+    from saleor_cryptopay.app.checks import check_all
+
+    config = configure()
+    spelled = f"http://LOCALHOST:{port_of(saleor)}/graphql"
+    assert [c.pk for c, _ in check_all(saleor_api_url=spelled)] == [config.pk]
