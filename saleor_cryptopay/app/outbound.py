@@ -106,6 +106,7 @@ def call(
         timer.cancel()
         _current.guard = None
         session.close()
+        guard.close()
 
 
 def _read(session, method, url, json_body, headers, guard, max_bytes) -> Reply:
@@ -173,21 +174,28 @@ class _Guard:
                 self.refused = True
                 sock.close()
                 raise OSError("refused target")
+        # a duplicate descriptor of the same connection: TLS wrapping detaches
+        # ``sock``, and shutting the duplicate down still ends a read on it
         with self._lock:
-            self._sockets.append(sock)
-            expired = self.expired
-        if expired:
-            self.expire()
+            self._sockets.append(sock.dup())
+            if self.expired:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        with self._lock:
+            for sock in self._sockets:
+                sock.close()
+            self._sockets = []
 
     def expire(self) -> None:
         """Deadline reached: unblock any read in progress (the caller sees EOF
         or an error, and ``expired``)."""
-        with self._lock:
+        with self._lock:  # never on a descriptor ``close`` has given back
             self.expired = True
-            sockets = list(self._sockets)
-        for sock in sockets:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
+            for sock in self._sockets:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
 
 
 _current = threading.local()  # requests runs a call in the caller's thread

@@ -4,17 +4,19 @@ one that drips its answer a byte at a time; a port nothing listens on."""
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 import time
-from typing import Any
+from typing import Any, Optional
 
 
 class DrippingServer:
     """Accepts connections, reads the request, then sends an endless response
     header one byte every ``interval`` seconds until stopped."""
 
-    def __init__(self, interval: float = 0.5) -> None:
+    def __init__(self, interval: float = 0.5, tls: Optional[ssl.SSLContext] = None) -> None:
         self.interval = interval
+        self.tls = tls
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.connections = 0
         self.open_connections = 0
@@ -24,7 +26,8 @@ class DrippingServer:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.sock.getsockname()[1]}/graphql/"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://127.0.0.1:{self.sock.getsockname()[1]}/graphql/"
 
     def _accept(self) -> None:
         while not self.stopped.is_set():
@@ -39,6 +42,8 @@ class DrippingServer:
             self.connections += 1
             self.open_connections += 1
         try:
+            if self.tls:
+                conn = self.tls.wrap_socket(conn, server_side=True)
             conn.recv(65536)
             conn.sendall(b"HTTP/1.1 200 OK\r\nX-Padding: ")
             while not self.stopped.wait(self.interval):

@@ -64,9 +64,21 @@ def test_a_huge_jwks_is_not_taken_at_a_refetch(configure, hook, saleor, installe
 
 
 @pytest.fixture
-def tls_server(tmp_path):
+def ca(tmp_path, monkeypatch):
+    """A private CA, and a server context with its certificate for 127.0.0.1."""
     trustme = pytest.importorskip("trustme")
-    ca = trustme.CA()
+    authority = trustme.CA()
+    ca_file = tmp_path / "ca.pem"
+    authority.cert_pem.write_to_path(str(ca_file))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1").configure_cert(context)
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    return str(ca_file), context
+
+
+@pytest.fixture
+def tls_server(ca):
+    ca_file, context = ca
     hits: list[str] = []
 
     class Handler(BaseHTTPRequestHandler):
@@ -82,13 +94,9 @@ def tls_server(tmp_path):
             pass
 
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1").configure_cert(context)
     httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    ca_file = tmp_path / "ca.pem"
-    ca.cert_pem.write_to_path(str(ca_file))
-    yield f"https://127.0.0.1:{httpd.server_address[1]}/jwks", str(ca_file), hits
+    yield f"https://127.0.0.1:{httpd.server_address[1]}/jwks", ca_file, hits
     httpd.shutdown()
     httpd.server_close()
 
@@ -96,7 +104,6 @@ def tls_server(tmp_path):
 def test_tls_is_verified_and_a_private_ca_bundle_honoured(tls_server, settings, monkeypatch):
     url, ca_file, hits = tls_server
     settings.ALLOW_LOCAL_SALEOR = True
-    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
     with pytest.raises(outbound.Unreachable):
         outbound.call("GET", url)  # a certificate no public CA signed
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", ca_file)
@@ -105,3 +112,33 @@ def test_tls_is_verified_and_a_private_ca_bundle_honoured(tls_server, settings, 
     with pytest.raises(outbound.TargetRefused):
         outbound.call("GET", url)
     assert hits == ["/jwks"]  # the refused call never connected
+
+
+def test_the_deadline_holds_over_tls(ca, settings, monkeypatch):
+    ca_file, context = ca
+    settings.ALLOW_LOCAL_SALEOR = True
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", ca_file)
+    with DrippingServer(interval=0.2, tls=context) as drip:
+        outcome: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                outbound.call("POST", drip.url, json_body={}, deadline=1)
+            except outbound.Unreachable as exc:
+                outcome.append(exc)
+
+        caller = threading.Thread(target=run, daemon=True)
+        caller.start()
+        caller.join(30)  # the drip never ends on its own
+        assert not caller.is_alive()
+        assert "no complete answer" in str(outcome[0])
+
+
+def test_the_connected_address_is_checked_again(saleor, settings, monkeypatch):
+    # a name that resolved to a public address, then to loopback at connect
+    # time (DNS rebinding): stand-in for the first answer, a real connection
+    settings.ALLOW_LOCAL_SALEOR = False
+    monkeypatch.setattr(outbound, "_check_resolved", lambda host, timeout: None)
+    with pytest.raises(outbound.TargetRefused):
+        outbound.call("GET", saleor.api_url.replace("graphql/", ".well-known/jwks.json"))
+    assert saleor.jwks_fetches == 0  # connected, then closed before a byte was sent
