@@ -115,7 +115,8 @@ def _read(session, method, url, json_body, headers, guard, max_bytes) -> Reply:
         method,
         url,
         json=json_body,
-        headers={"User-Agent": USER_AGENT, **(headers or {})},
+        # uncompressed only: a small compressed body can inflate past any cap
+        headers={"User-Agent": USER_AGENT, **(headers or {}), "Accept-Encoding": "identity"},
         timeout=(connect, max(guard.remaining(), 0.01)),
         allow_redirects=False,
         stream=True,
@@ -124,8 +125,10 @@ def _read(session, method, url, json_body, headers, guard, max_bytes) -> Reply:
         declared = response.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > max_bytes:
             raise Unreachable(f"the answer is larger than {max_bytes} bytes")
+        if response.headers.get("Content-Encoding", "identity").lower() != "identity":
+            raise Unreachable("the answer is compressed although identity was asked for")
         content = bytearray()
-        for chunk in response.iter_content(16384):  # decoded: a gzip bomb counts in full
+        for chunk in response.raw.stream(16384, decode_content=False):
             content += chunk
             if len(content) > max_bytes:
                 raise Unreachable(f"the answer is larger than {max_bytes} bytes")

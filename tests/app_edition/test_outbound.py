@@ -3,6 +3,8 @@ the JWKS refetch and TLS, over real sockets on loopback."""
 
 from __future__ import annotations
 
+import contextlib
+import gzip
 import json
 import ssl
 import threading
@@ -142,3 +144,33 @@ def test_the_connected_address_is_checked_again(saleor, settings, monkeypatch):
     with pytest.raises(outbound.TargetRefused):
         outbound.call("GET", saleor.api_url.replace("graphql/", ".well-known/jwks.json"))
     assert saleor.jwks_fetches == 0  # connected, then closed before a byte was sent
+
+
+def test_a_compressed_answer_is_refused_unread(settings):
+    # 10 MB of zeros in about 10 KB: under any size cap until inflated
+    bomb = gzip.compress(b"\0" * (10 * 1024 * 1024))
+    asked: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            asked.append(self.headers.get("Accept-Encoding", ""))
+            self.send_response(200)
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(len(bomb)))
+            self.end_headers()
+            with contextlib.suppress(OSError):
+                self.wfile.write(bomb)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    settings.ALLOW_LOCAL_SALEOR = True
+    try:
+        with pytest.raises(outbound.Unreachable, match="compressed"):
+            outbound.call("GET", f"http://127.0.0.1:{httpd.server_address[1]}/")
+        assert asked == ["identity"]
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
