@@ -11,6 +11,7 @@ from django.conf import settings
 from ..setup_checks import Finding, Level, check_callback_url, check_credentials
 from . import secrets_box
 from .models import ChannelConfiguration
+from .saleor_api import normalise_api_url
 
 
 def app_url_finding() -> Optional[Finding]:
@@ -41,7 +42,7 @@ def check_all(
 ) -> list[tuple[ChannelConfiguration, list[Finding]]]:
     configs = ChannelConfiguration.objects.select_related("installation").filter(active=True)
     if saleor_api_url:
-        configs = configs.filter(installation__saleor_api_url=saleor_api_url)
+        configs = configs.filter(installation__saleor_api_url=normalise_api_url(saleor_api_url))
     if channel:
         configs = configs.filter(channel_slug=channel)
     if provider:

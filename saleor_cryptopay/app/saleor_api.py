@@ -7,22 +7,29 @@ an exception message or the database unencrypted.
 from __future__ import annotations
 
 import base64
+import ipaddress
 import logging
+import socket
 from decimal import Decimal
 from typing import Any, Optional
 from urllib.parse import urlsplit, urlunsplit
 
-import requests
-
 from ..money import format_amount
+from . import outbound
 
 logger = logging.getLogger(__name__)
 
-TIMEOUT = (3.05, 20)
+JWKS_MAX_BYTES = 64 * 1024  # Saleor publishes one or two RSA keys
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class SaleorUnavailable(Exception):
     """Saleor could not be reached or answered with a server error: retry later."""
+
+
+class SaleorNotAllowed(SaleorUnavailable):
+    """The URL names a loopback, private or link-local address and the
+    operator has not allowed a local Saleor: nothing was sent."""
 
 
 class SaleorRefused(Exception):
@@ -34,9 +41,40 @@ class SaleorRefused(Exception):
 
 
 def normalise_api_url(url: str) -> str:
-    """``https://shop.example/graphql/`` whatever the trailing slash."""
-    url = url.strip()
-    return url if url.endswith("/") else url + "/"
+    """The one spelling of a Saleor API URL, so that one Saleor is one
+    installation: scheme and host lower-case, no default port, ``localhost``
+    as 127.0.0.1, IP addresses in standard form, the path with one trailing
+    slash, no credentials, query or fragment. "" when not an http(s) URL."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        return ""
+    host = (parts.hostname or "").rstrip(".")
+    if scheme not in DEFAULT_PORTS or not host or "@" in parts.netloc:
+        return ""
+    host = _canonical_host(host)
+    netloc = host if port in (None, DEFAULT_PORTS[scheme]) else f"{host}:{port}"
+    path = "/".join(segment for segment in parts.path.split("/") if segment)
+    return urlunsplit((scheme, netloc, f"/{path}/" if path else "/", "", ""))
+
+
+def _canonical_host(host: str) -> str:
+    if host == "localhost" or host.endswith(".localhost"):
+        return "127.0.0.1"  # the same machine, whichever name the shop used
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        try:  # 2130706433, 0x7f.1, 127.1: spellings of an IPv4 address
+            ip = ipaddress.ip_address(socket.inet_aton(host))
+        except OSError:
+            return host
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped:
+            return str(ip.ipv4_mapped)
+        return f"[{ip.compressed}]"
+    return str(ip)
 
 
 def jwks_url(api_url: str) -> str:
@@ -58,15 +96,21 @@ def from_global_id(value: str) -> tuple[str, str]:
     return (type_name, pk) if pk else ("", "")
 
 
+def _call(method: str, url: str, **kwargs: Any) -> outbound.Reply:
+    try:
+        return outbound.call(method, url, **kwargs)
+    except outbound.TargetRefused as exc:
+        raise SaleorNotAllowed(str(exc)) from None
+    except outbound.Unreachable as exc:
+        raise SaleorUnavailable(str(exc)) from None
+
+
 def fetch_jwks(api_url: str) -> dict:
+    reply = _call("GET", jwks_url(api_url), max_bytes=JWKS_MAX_BYTES)
+    if reply.status != 200:
+        raise SaleorUnavailable(f"JWKS answered HTTP {reply.status}")
     try:
-        response = requests.get(jwks_url(api_url), timeout=TIMEOUT, allow_redirects=False)
-    except requests.RequestException as exc:
-        raise SaleorUnavailable(f"JWKS unreachable: {type(exc).__name__}") from None
-    if response.status_code != 200:
-        raise SaleorUnavailable(f"JWKS answered HTTP {response.status_code}")
-    try:
-        body = response.json()
+        body = reply.json()
     except ValueError:
         raise SaleorUnavailable("JWKS is not JSON") from None
     if not isinstance(body, dict) or not isinstance(body.get("keys"), list):
@@ -75,50 +119,49 @@ def fetch_jwks(api_url: str) -> dict:
 
 
 class SaleorClient:
-    def __init__(self, api_url: str, token: str, *, session: Optional[requests.Session] = None):
+    def __init__(self, api_url: str, token: str) -> None:
         self.api_url = normalise_api_url(api_url)
         self._token = token
-        self.session = session or requests.Session()
 
     def __repr__(self) -> str:
         return f"SaleorClient({self.api_url!r})"
 
     def execute(self, query: str, variables: Optional[dict] = None) -> dict[str, Any]:
+        reply = _call(
+            "POST",
+            self.api_url,
+            json_body={"query": query, "variables": variables or {}},
+            headers={"Authorization": f"Bearer {self._token}"},
+        )
+        if reply.status >= 500 or reply.status == 429:
+            raise SaleorUnavailable(f"Saleor answered HTTP {reply.status}")
         try:
-            response = self.session.post(
-                self.api_url,
-                json={"query": query, "variables": variables or {}},
-                headers={"Authorization": f"Bearer {self._token}"},
-                timeout=TIMEOUT,
-                allow_redirects=False,
-            )
-        except requests.RequestException as exc:
-            raise SaleorUnavailable(f"Saleor unreachable: {type(exc).__name__}") from None
-        if response.status_code >= 500 or response.status_code == 429:
-            raise SaleorUnavailable(f"Saleor answered HTTP {response.status_code}")
-        try:
-            body = response.json()
+            body = reply.json()
         except ValueError:
-            raise SaleorUnavailable(
-                f"Saleor answered HTTP {response.status_code}, not JSON"
-            ) from None
+            raise SaleorUnavailable(f"Saleor answered HTTP {reply.status}, not JSON") from None
+        if not isinstance(body, dict):
+            raise SaleorUnavailable(f"Saleor answered HTTP {reply.status}, not GraphQL")
         if body.get("errors"):
-            messages = "; ".join(str(e.get("message", ""))[:200] for e in body["errors"][:3])
+            errors = [e for e in body["errors"][:3] if isinstance(e, dict)]
+            messages = "; ".join(str(e.get("message", ""))[:200] for e in errors)
             codes = tuple(
-                str((e.get("extensions") or {}).get("exception", {}).get("code", ""))
-                for e in body["errors"][:3]
+                str(((e.get("extensions") or {}).get("exception") or {}).get("code", ""))
+                for e in errors
             )
             raise SaleorRefused(f"GraphQL errors: {messages}", codes)
-        if response.status_code != 200 or not isinstance(body.get("data"), dict):
-            raise SaleorRefused(f"Saleor answered HTTP {response.status_code}")
+        if reply.status != 200 or not isinstance(body.get("data"), dict):
+            raise SaleorRefused(f"Saleor answered HTTP {reply.status}")
         return body["data"]
 
-    def app_id(self) -> str:
-        data = self.execute("query { app { id } }")
-        app = data.get("app") or {}
-        if not app.get("id"):
+    def app_identity(self) -> tuple[str, str]:
+        """(app id, manifest identifier) of the app this token belongs to."""
+        app = self.execute(APP_QUERY).get("app") or {}
+        if not isinstance(app, dict) or not app.get("id"):
             raise SaleorRefused("the token does not belong to an app")
-        return str(app["id"])
+        return str(app["id"]), str(app.get("identifier") or "")
+
+    def app_id(self) -> str:
+        return self.app_identity()[0]
 
     def report_event(
         self,
@@ -169,6 +212,12 @@ mutation Report($id: ID!, $psp: String!, $type: TransactionEventTypeEnum!,
     transactionEvent { id type }
     errors { field code message }
   }
+}
+"""
+
+APP_QUERY = """
+query AppIdentity {
+  app { id identifier }
 }
 """
 

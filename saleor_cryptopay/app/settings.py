@@ -7,8 +7,14 @@ Environment:
   encrypting Saleor tokens and provider credentials at rest.
 - ``DATABASE_URL``: e.g. ``postgres://user:pass@host/db``; default a SQLite
   file ``cryptopay-app.sqlite3`` in the working directory.
-- ``ALLOWED_SALEOR_URLS``: comma-separated Saleor API URL prefixes allowed to
-  install the App (empty: any Saleor that proves its token).
+- ``ALLOWED_SALEOR_URLS``: comma-separated Saleor API URLs allowed to install
+  the App: same scheme, host and port, path at or below (empty: any Saleor
+  that proves its token is this App's).
+- ``ALLOW_LOCAL_SALEOR``: ``1`` lets the App call a Saleor on a loopback,
+  private or link-local address (local development and the test suites);
+  off by default, so a posted Saleor-Api-Url cannot aim the App at internal
+  services.
+- ``MAX_SALEOR_INSTALLATIONS``: how many Saleors may install the App (10).
 """
 
 import hmac
@@ -26,6 +32,9 @@ CRYPTOPAY_APP_SECRET_KEYS = [
 ALLOWED_SALEOR_URLS = [
     u.strip() for u in os.environ.get("ALLOWED_SALEOR_URLS", "").split(",") if u.strip()
 ]
+
+ALLOW_LOCAL_SALEOR = os.environ.get("ALLOW_LOCAL_SALEOR", "").lower() in ("1", "true", "yes")
+MAX_SALEOR_INSTALLATIONS = int(os.environ.get("MAX_SALEOR_INSTALLATIONS") or 10)
 
 
 def _signing_key(fernet_key: str) -> str:

@@ -43,6 +43,7 @@ else:
         settings.APP_URL = live_server.url
         settings.ALLOWED_HOSTS = ["*"]
         settings.APPEND_SLASH = False
+        settings.ALLOW_LOCAL_SALEOR = True  # the fake Saleor is on loopback
         return live_server.url
 
     @pytest.fixture

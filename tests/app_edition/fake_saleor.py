@@ -7,6 +7,7 @@ Webhook payloads are signed the way Saleor signs them: a detached RS256 JWS
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import threading
 import uuid
@@ -19,6 +20,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 APP_ID = base64.b64encode(b"App:42").decode()
 TOKEN = "saleor-app-token-" + "x" * 20
+IDENTIFIER = "saleor.cryptopay"  # the manifest's id
+# another app installed in the same Saleor, with a valid token of its own
+OTHER_APP_ID = base64.b64encode(b"App:7").decode()
+OTHER_TOKEN = "other-app-token-" + "y" * 20
 
 
 def gid(type_name: str, pk: Any = None) -> str:
@@ -50,9 +55,14 @@ class FakeSaleor:
         self.published = [self.key]
         self.calls: list[dict[str, Any]] = []  # GraphQL requests, in order
         self.jwks_fetches = 0
+        self.jwks_padding = 0  # bytes of junk added to the JWKS (a hostile Saleor)
         self.down = False  # answer 503 to everything GraphQL
         self.complete_errors: list[dict] = []  # checkoutComplete answers errors
-        self.token = TOKEN
+        # token → (app id, identifier): the apps installed in this Saleor
+        self.apps: dict[str, tuple[str, str]] = {
+            TOKEN: (APP_ID, IDENTIFIER),
+            OTHER_TOKEN: (OTHER_APP_ID, "other.app"),
+        }
         self._reported: dict[tuple, str] = {}
         self.lock = threading.Lock()
         outer = self
@@ -63,7 +73,8 @@ class FakeSaleor:
                     with outer.lock:
                         outer.jwks_fetches += 1
                         keys = [k.jwk() for k in outer.published]
-                    self._json(200, {"keys": keys})
+                    padding = {"padding": "x" * outer.jwks_padding} if outer.jwks_padding else {}
+                    self._json(200, {"keys": keys, **padding})
                 else:
                     self._json(404, {})
 
@@ -78,7 +89,9 @@ class FakeSaleor:
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(raw)))
                 self.end_headers()
-                self.wfile.write(raw)
+                # the App may stop reading (a size cap): as it should
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self.wfile.write(raw)
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -107,7 +120,8 @@ class FakeSaleor:
             )
             if self.down:
                 return 503, {"errors": [{"message": "down"}]}
-            if auth != f"Bearer {self.token}":
+            app = self.apps.get(auth.removeprefix("Bearer "))
+            if app is None:
                 return 200, {"data": {"app": None}, "errors": [{"message": "invalid token"}]}
             if "transactionEventReport" in query:
                 return 200, {"data": {"transactionEventReport": self._report(variables)}}
@@ -116,7 +130,7 @@ class FakeSaleor:
                 order = None if errors else {"id": gid("Order")}
                 return 200, {"data": {"checkoutComplete": {"order": order, "errors": errors}}}
             if "app" in query:
-                return 200, {"data": {"app": {"id": APP_ID}}}
+                return 200, {"data": {"app": {"id": app[0], "identifier": app[1]}}}
         return 400, {"errors": [{"message": "unknown query"}]}
 
     def _report(self, v: dict) -> dict:
@@ -141,6 +155,15 @@ class FakeSaleor:
     def received(self) -> list[dict]:
         with self.lock:
             return [c for c in self.calls if not c["down"]]
+
+    def reinstall(self, token: str, app_id: str) -> None:
+        """The App uninstalled and installed again: a new app id and token,
+        and the old token no longer works."""
+        with self.lock:
+            old = [t for t, (_, identifier) in self.apps.items() if identifier == IDENTIFIER]
+            for t in old:
+                del self.apps[t]
+            self.apps[token] = (app_id, IDENTIFIER)
 
     # -- webhooks, as Saleor sends them -------------------------------------
     def headers(self, event: str, body: bytes, key: Optional[SigningKey] = None) -> dict:

@@ -92,6 +92,7 @@ class AppProcess:
             **os.environ,
             "APP_URL": self.url,
             "CRYPTOPAY_APP_SECRET_KEY": Fernet.generate_key().decode(),
+            "ALLOW_LOCAL_SALEOR": "1",  # Saleor runs on this machine
         }
         self.env.pop("DATABASE_URL", None)
         self.workdir = workdir

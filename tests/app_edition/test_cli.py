@@ -31,6 +31,7 @@ def served(tmp_path):
         "APP_URL": f"http://127.0.0.1:{port}",
         "CRYPTOPAY_APP_SECRET_KEY": KEY,
         "DJANGO_SETTINGS_MODULE": "saleor_cryptopay.app.settings",
+        "ALLOW_LOCAL_SALEOR": "1",  # the fake Saleor is on loopback
     }
     env.pop("DATABASE_URL", None)
     proc = subprocess.Popen(

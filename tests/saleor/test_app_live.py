@@ -53,7 +53,8 @@ def app_python() -> str:
 @pytest.fixture
 def app_process(tmp_path):
     port = free_port()
-    env = {**os.environ, "APP_URL": f"http://127.0.0.1:{port}", "CRYPTOPAY_APP_SECRET_KEY": KEY}
+    env = {**os.environ, "APP_URL": f"http://127.0.0.1:{port}", "CRYPTOPAY_APP_SECRET_KEY": KEY,
+           "ALLOW_LOCAL_SALEOR": "1"}  # Saleor is served on loopback  # fmt: skip
     env.pop("DATABASE_URL", None)  # the App keeps its own SQLite file
     cmd = [app_python(), "-m", "saleor_cryptopay.app.cli"]
     env["PYTHONPATH"] = os.getcwd()  # this source tree, whichever Python runs it
