@@ -49,6 +49,42 @@ def claim_reread(pk: int, *, count_creation: bool = True) -> bool:
     return Invoice.objects.filter(due, pk=pk).update(last_checked_at=timezone.now()) == 1
 
 
+def is_overdue(invoice: Invoice) -> bool:
+    return bool(invoice.expires_at and invoice.expires_at <= timezone.now())
+
+
+def reread_due(invoice: Invoice) -> bool:
+    """The shopper is back (the plugin's checkoutComplete, the App's
+    transactionProcess): True for the one caller that may re-read now. Only
+    an invoice that may have been paid without us hearing of it, and only
+    once per ``REREAD_INTERVAL`` however often the storefront asks."""
+    status = invoice.payment_status
+    if not (status.is_open or status is PaymentStatus.UNDERPAID):
+        return False
+    return claim_reread(invoice.pk, count_creation=not is_overdue(invoice))
+
+
+# A callback verified by a provider call (CoinPay.in.th's verifyipn) costs one
+# call whoever sends it, and anyone can post to the callback URL: per invoice
+# one such verification per interval, unless the last one proved genuine.
+IPN_VERIFY_INTERVAL = timedelta(seconds=30)
+
+
+def claim_verification(pk: int) -> bool:
+    """True for the one callback that may ask the provider now whether it sent
+    it (a conditional UPDATE, committed before the call: atomic across
+    processes, and kept when that callback's transaction rolls back)."""
+    cutoff = timezone.now() - IPN_VERIFY_INTERVAL
+    due = Q(ipn_checked_at__isnull=True) | Q(ipn_checked_at__lte=cutoff)
+    return Invoice.objects.filter(due, pk=pk).update(ipn_checked_at=timezone.now()) == 1
+
+
+def release_verification(pk: int) -> None:
+    """The provider confirmed the callback: the next one (a later state) need
+    not wait. Forged ones never release, so they cost one call per interval."""
+    Invoice.objects.filter(pk=pk).update(ipn_checked_at=None)
+
+
 def lock_invoice(pk: int) -> Invoice:
     return Invoice.objects.select_for_update().get(pk=pk)
 
@@ -116,6 +152,12 @@ class CallbackRejected(Exception):
     """The provider did not confirm it sent the callback."""
 
 
+def asks_provider(invoice: Invoice, skip_if_final: bool = True) -> bool:
+    """Whether ``refresh_invoice`` would call the provider for this invoice."""
+    status = invoice.payment_status
+    return not (status is PaymentStatus.REFUNDED or (skip_if_final and status in FINAL))
+
+
 def refresh_invoice(
     invoice: Invoice,
     bridge: ProviderBridge,
@@ -131,8 +173,7 @@ def refresh_invoice(
     ``CallbackRejected`` and ``ProviderError``. The editions call it between
     their own locks and effects (the plugin's ``payments.sync_invoice``, the
     App's ``flow``)."""
-    status = invoice.payment_status
-    if status is PaymentStatus.REFUNDED or (skip_if_final and status in FINAL):
+    if not asks_provider(invoice, skip_if_final):
         return None
     if verify is not None and not verify():
         raise CallbackRejected()

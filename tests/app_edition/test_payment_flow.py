@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 import requests
+from django.utils import timezone
 
 from saleor_cryptopay.app import outbox
 from saleor_cryptopay.app.callbacks import replay_event
@@ -213,6 +215,9 @@ def test_process_session_finds_the_payment_and_completes_the_checkout(configure,
     config.callback_key = "gone"
     config.save()
     sb.act("coinpay24", answer["pspReference"], "pay")
+    # the shopper is back some minutes later (right after creation is no reason
+    # to ask the provider again: sync.reread_due)
+    Invoice.objects.update(created_at=timezone.now() - timedelta(minutes=2))
     assert process(hook, txn)["result"] == "CHARGE_SUCCESS"
     assert not saleor.reports()  # nothing sent while Saleor waits for the answer
     wait_for(order_recorded)
