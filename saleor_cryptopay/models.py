@@ -52,6 +52,9 @@ class Invoice(models.Model):
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     last_checked_at = models.DateTimeField(null=True, blank=True)
+    # a callback's provider-side verification (verifyipn) in progress or refused:
+    # the next waits (sync.claim_verification)
+    ipn_checked_at = models.DateTimeField(null=True, blank=True)
     charged_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
 

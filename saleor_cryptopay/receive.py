@@ -22,10 +22,21 @@ from .lifecycle import CHARGED
 from .models import CallbackEvent, Invoice
 from .providers.errors import ProviderError
 from .providers.status import PaymentStatus
-from .sync import ALREADY_PROCESSED, CallbackRejected
+from .sync import (
+    ALREADY_PROCESSED,
+    IPN_VERIFY_INTERVAL,
+    CallbackRejected,
+    asks_provider,
+    claim_verification,
+    release_verification,
+)
 
 logger = logging.getLogger(__name__)
 Outcome = CallbackEvent.Outcome
+VERIFY_BUSY = (
+    "deferred: this invoice's callback was verified with the provider less than "
+    f"{IPN_VERIFY_INTERVAL.seconds} s ago (or the last one was not genuine)"
+)
 
 # (invoice pk, verify or None, skip_if_final) → result text; raises
 # CallbackRejected / ProviderError
@@ -87,9 +98,14 @@ def process_callback(
     if _repeats_final_state(invoice, claim):
         return finish(event, Outcome.IGNORED, f"duplicate: invoice already {invoice.status}")
 
+    # a charged invoice is only worth a re-read when the callback says refunded
+    skip_if_final = claim != "refunded"
+
     def check() -> bool:
         event.verified = bridge.verify_callback(pairs)
         event.save(update_fields=["verified"])
+        if event.verified and not bridge.verifies_locally:
+            release_verification(invoice.pk)
         return event.verified
 
     deferred = None
@@ -98,9 +114,13 @@ def process_callback(
             if not check():
                 return _rejected(event, bridge)
         else:
+            if asks_provider(invoice, skip_if_final) and not claim_verification(invoice.pk):
+                # anyone can post to the callback URL and each verification is
+                # a provider call: stored, answered 503 so the provider sends
+                # it again; the invoice stays open for reconciliation meanwhile
+                return finish(event, Outcome.FAILED, VERIFY_BUSY, 503)
             deferred = check  # a provider call: made under the lock, once
-        # a charged invoice is only worth a re-read when the callback says refunded
-        result = sync(invoice.pk, deferred, claim != "refunded")
+        result = sync(invoice.pk, deferred, skip_if_final)
     except CallbackRejected:
         return _rejected(event, bridge)
     except ProviderError as exc:
