@@ -11,6 +11,7 @@ edition's locks and carries the decision out (Saleor effects in the plugin's
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Optional
@@ -33,6 +34,7 @@ from .sync import (
 
 logger = logging.getLogger(__name__)
 Outcome = CallbackEvent.Outcome
+BUSY_RETRY_SECONDS = 0.2
 VERIFY_BUSY = (
     "deferred: this invoice's callback was verified with the provider less than "
     f"{IPN_VERIFY_INTERVAL.seconds} s ago (or the last one was not genuine)"
@@ -100,8 +102,16 @@ def process_callback(
 
     # a charged invoice is only worth a re-read when the callback says refunded
     skip_if_final = claim != "refunded"
+    # a verification that is a provider call (CoinPay.in.th) needs the invoice's
+    # slot: claimed here, committed, so a refused (forged) one keeps it
+    claimed = bridge.verifies_locally or (
+        asks_provider(invoice, skip_if_final) and claim_verification(invoice.pk)
+    )
 
     def check() -> bool:
+        # under the invoice lock: a genuine callback before us may have freed it
+        if not claimed and not claim_verification(invoice.pk):
+            raise VerificationBusy()
         event.verified = bridge.verify_callback(pairs)
         event.save(update_fields=["verified"])
         if event.verified and not bridge.verifies_locally:
@@ -114,13 +124,13 @@ def process_callback(
             if not check():
                 return _rejected(event, bridge)
         else:
-            if asks_provider(invoice, skip_if_final) and not claim_verification(invoice.pk):
-                # anyone can post to the callback URL and each verification is
-                # a provider call: stored, answered 503 so the provider sends
-                # it again; the invoice stays open for reconciliation meanwhile
-                return finish(event, Outcome.FAILED, VERIFY_BUSY, 503)
             deferred = check  # a provider call: made under the lock, once
-        result = sync(invoice.pk, deferred, skip_if_final)
+        result = _sync_when_free(sync, invoice.pk, deferred, skip_if_final)
+    except VerificationBusy:
+        # anyone can post to the callback URL and each verification is a
+        # provider call: stored, answered 503 so the provider sends it again;
+        # the invoice stays open for reconciliation and the shopper meanwhile
+        return finish(event, Outcome.FAILED, VERIFY_BUSY, 503)
     except CallbackRejected:
         return _rejected(event, bridge)
     except ProviderError as exc:
@@ -136,6 +146,23 @@ def process_callback(
     if result == ALREADY_PROCESSED:
         return finish(event, Outcome.IGNORED, f"duplicate: invoice already {invoice.status}")
     return finish(event, Outcome.PROCESSED, result)
+
+
+class VerificationBusy(Exception):
+    """Another callback for the invoice holds its verification slot."""
+
+
+def _sync_when_free(
+    sync: Sync, pk: int, verify: Optional[Callable[[], bool]], skip_if_final: bool
+) -> str:
+    """``sync``, once more a moment later if the slot's holder had not taken
+    the invoice lock yet: a burst of one genuine callback then finds the work
+    done (a duplicate) instead of a 503."""
+    try:
+        return sync(pk, verify, skip_if_final)
+    except VerificationBusy:
+        time.sleep(BUSY_RETRY_SECONDS)
+        return sync(pk, verify, skip_if_final)
 
 
 def _rejected(event: CallbackEvent, bridge: ProviderBridge) -> Handled:
