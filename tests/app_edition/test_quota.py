@@ -6,6 +6,7 @@ webhooks into the App, the sandbox as provider."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -156,3 +157,12 @@ def test_app_calls_draw_on_the_shared_budget_checkout_first(configure, hook, sb,
     assert total_calls(sb, "coinpay24") == before, lines
     honest_shopper_pays(hook, "coinpay24")  # checkout may use the last 20 %
     assert total_calls(sb, "coinpay24") == before + 1
+
+
+def test_concurrent_initializes_on_one_checkout_stay_within_its_share(configure, hook, sb):
+    configure()
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        answers = list(pool.map(lambda n: initialize(hook, 100 + n), range(12)))
+    opened = [a for a in answers if a["result"] == "CHARGE_ACTION_REQUIRED"]
+    assert len(opened) == MAX_INVOICES_PER_CHECKOUT
+    assert calls(sb, "coinpay24", "invoices/create") == MAX_INVOICES_PER_CHECKOUT
