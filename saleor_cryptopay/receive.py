@@ -25,6 +25,7 @@ from .providers.errors import ProviderError
 from .providers.status import PaymentStatus
 from .sync import (
     ALREADY_PROCESSED,
+    IPN_VERIFICATIONS,
     IPN_VERIFY_INTERVAL,
     CallbackRejected,
     asks_provider,
@@ -36,8 +37,8 @@ logger = logging.getLogger(__name__)
 Outcome = CallbackEvent.Outcome
 BUSY_RETRY_SECONDS = 0.2
 VERIFY_BUSY = (
-    "deferred: this invoice's callback was verified with the provider less than "
-    f"{IPN_VERIFY_INTERVAL.seconds} s ago (or the last one was not genuine)"
+    f"deferred: this invoice's callbacks cost {IPN_VERIFICATIONS} provider verifications "
+    f"in the last {IPN_VERIFY_INTERVAL.seconds} s, none genuine"
 )
 
 # (invoice pk, verify or None, skip_if_final) → result text; raises
@@ -102,14 +103,14 @@ def process_callback(
 
     # a charged invoice is only worth a re-read when the callback says refunded
     skip_if_final = claim != "refunded"
-    # a verification that is a provider call (CoinPay.in.th) needs the invoice's
-    # slot: claimed here, committed, so a refused (forged) one keeps it
+    # a verification that is a provider call (CoinPay.in.th) needs one of the
+    # invoice's slots: claimed here, committed, so a refused (forged) one stays spent
     claimed = bridge.verifies_locally or (
         asks_provider(invoice, skip_if_final) and claim_verification(invoice.pk)
     )
 
     def check() -> bool:
-        # under the invoice lock: a genuine callback before us may have freed it
+        # under the invoice lock: a genuine callback before us may have freed them
         if not claimed and not claim_verification(invoice.pk):
             raise VerificationBusy()
         event.verified = bridge.verify_callback(pairs)
@@ -149,13 +150,13 @@ def process_callback(
 
 
 class VerificationBusy(Exception):
-    """Another callback for the invoice holds its verification slot."""
+    """The invoice's verification slots are spent (by callbacks not genuine)."""
 
 
 def _sync_when_free(
     sync: Sync, pk: int, verify: Optional[Callable[[], bool]], skip_if_final: bool
 ) -> str:
-    """``sync``, once more a moment later if the slot's holder had not taken
+    """``sync``, once more a moment later if the slots' holders had not taken
     the invoice lock yet: a burst of one genuine callback then finds the work
     done (a duplicate) instead of a 503."""
     try:

@@ -12,7 +12,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Optional
 
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from .bridges.base import Created, Observed, ProviderBridge, json_safe
@@ -65,24 +65,31 @@ def reread_due(invoice: Invoice) -> bool:
 
 
 # A callback verified by a provider call (CoinPay.in.th's verifyipn) costs one
-# call whoever sends it, and anyone can post to the callback URL: per invoice
-# one such verification per interval, unless the last one proved genuine.
+# call whoever sends it, and anyone can post to the callback URL: per invoice a
+# few such verifications per interval, counted afresh once one proves genuine.
 IPN_VERIFY_INTERVAL = timedelta(seconds=30)
+IPN_VERIFICATIONS = 3
 
 
 def claim_verification(pk: int) -> bool:
-    """True for the one callback that may ask the provider now whether it sent
-    it (a conditional UPDATE, committed before the call: atomic across
-    processes, and kept when that callback's transaction rolls back)."""
-    cutoff = timezone.now() - IPN_VERIFY_INTERVAL
-    due = Q(ipn_checked_at__isnull=True) | Q(ipn_checked_at__lte=cutoff)
-    return Invoice.objects.filter(due, pk=pk).update(ipn_checked_at=timezone.now()) == 1
+    """True for a callback that may ask the provider now whether it sent it.
+    Conditional UPDATEs, committed before the call: atomic across processes,
+    and still counted when that callback's transaction rolls back."""
+    now = timezone.now()
+    cutoff = now - IPN_VERIFY_INTERVAL
+    fresh = Q(ipn_checked_at__isnull=True) | Q(ipn_checked_at__lte=cutoff)
+    invoices = Invoice.objects.filter(pk=pk)
+    if invoices.filter(fresh).update(ipn_checked_at=now, ipn_checks=1):
+        return True
+    left = Q(ipn_checked_at__gt=cutoff, ipn_checks__lt=IPN_VERIFICATIONS)
+    return invoices.filter(left).update(ipn_checks=F("ipn_checks") + 1) == 1
 
 
 def release_verification(pk: int) -> None:
     """The provider confirmed the callback: the next one (a later state) need
-    not wait. Forged ones never release, so they cost one call per interval."""
-    Invoice.objects.filter(pk=pk).update(ipn_checked_at=None)
+    not wait. Forged ones never release, so they cost at most
+    ``IPN_VERIFICATIONS`` calls per interval."""
+    Invoice.objects.filter(pk=pk).update(ipn_checked_at=None, ipn_checks=0)
 
 
 def lock_invoice(pk: int) -> Invoice:

@@ -1,6 +1,6 @@
 """A callback verified by a provider call (CoinPay.in.th's verifyipn) is
-limited per invoice: this column holds the last claim. Nullable, so existing
-invoices are untouched."""
+limited per invoice: these columns count them. Nullable or defaulted, so
+existing invoices are untouched."""
 
 from django.db import migrations, models
 
@@ -13,5 +13,10 @@ class Migration(migrations.Migration):
             model_name="invoice",
             name="ipn_checked_at",
             field=models.DateTimeField(blank=True, null=True),
+        ),
+        migrations.AddField(
+            model_name="invoice",
+            name="ipn_checks",
+            field=models.PositiveSmallIntegerField(default=0),
         ),
     ]
