@@ -53,6 +53,10 @@ class Invoice(models.Model):
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     last_checked_at = models.DateTimeField(null=True, blank=True)
+    # callbacks verified by a provider call (verifyipn) since this time, none of
+    # them genuine yet: a few per interval (sync.claim_verification)
+    ipn_checked_at = models.DateTimeField(null=True, blank=True)
+    ipn_checks = models.PositiveSmallIntegerField(default=0)
     charged_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
 

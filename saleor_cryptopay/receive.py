@@ -11,6 +11,7 @@ edition's locks and carries the decision out (Saleor effects in the plugin's
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Optional
@@ -22,10 +23,23 @@ from .lifecycle import CHARGED
 from .models import CallbackEvent, Invoice
 from .providers.errors import ProviderError
 from .providers.status import PaymentStatus
-from .sync import ALREADY_PROCESSED, CallbackRejected
+from .sync import (
+    ALREADY_PROCESSED,
+    IPN_VERIFICATIONS,
+    IPN_VERIFY_INTERVAL,
+    CallbackRejected,
+    asks_provider,
+    claim_verification,
+    release_verification,
+)
 
 logger = logging.getLogger(__name__)
 Outcome = CallbackEvent.Outcome
+BUSY_RETRY_SECONDS = 0.2
+VERIFY_BUSY = (
+    f"deferred: this invoice's callbacks cost {IPN_VERIFICATIONS} provider verifications "
+    f"in the last {IPN_VERIFY_INTERVAL.seconds} s, none genuine"
+)
 
 # (invoice pk, verify or None, skip_if_final) → result text; raises
 # CallbackRejected / ProviderError
@@ -87,9 +101,22 @@ def process_callback(
     if _repeats_final_state(invoice, claim):
         return finish(event, Outcome.IGNORED, f"duplicate: invoice already {invoice.status}")
 
+    # a charged invoice is only worth a re-read when the callback says refunded
+    skip_if_final = claim != "refunded"
+    # a verification that is a provider call (CoinPay.in.th) needs one of the
+    # invoice's slots: claimed here, committed, so a refused (forged) one stays spent
+    claimed = bridge.verifies_locally or (
+        asks_provider(invoice, skip_if_final) and claim_verification(invoice.pk)
+    )
+
     def check() -> bool:
+        # under the invoice lock: a genuine callback before us may have freed them
+        if not claimed and not claim_verification(invoice.pk):
+            raise VerificationBusy()
         event.verified = bridge.verify_callback(pairs)
         event.save(update_fields=["verified"])
+        if event.verified and not bridge.verifies_locally:
+            release_verification(invoice.pk)
         return event.verified
 
     deferred = None
@@ -99,8 +126,12 @@ def process_callback(
                 return _rejected(event, bridge)
         else:
             deferred = check  # a provider call: made under the lock, once
-        # a charged invoice is only worth a re-read when the callback says refunded
-        result = sync(invoice.pk, deferred, claim != "refunded")
+        result = _sync_when_free(sync, invoice.pk, deferred, skip_if_final)
+    except VerificationBusy:
+        # anyone can post to the callback URL and each verification is a
+        # provider call: stored, answered 503 so the provider sends it again;
+        # the invoice stays open for reconciliation and the shopper meanwhile
+        return finish(event, Outcome.FAILED, VERIFY_BUSY, 503)
     except CallbackRejected:
         return _rejected(event, bridge)
     except ProviderError as exc:
@@ -116,6 +147,23 @@ def process_callback(
     if result == ALREADY_PROCESSED:
         return finish(event, Outcome.IGNORED, f"duplicate: invoice already {invoice.status}")
     return finish(event, Outcome.PROCESSED, result)
+
+
+class VerificationBusy(Exception):
+    """The invoice's verification slots are spent (by callbacks not genuine)."""
+
+
+def _sync_when_free(
+    sync: Sync, pk: int, verify: Optional[Callable[[], bool]], skip_if_final: bool
+) -> str:
+    """``sync``, once more a moment later if the slots' holders had not taken
+    the invoice lock yet: a burst of one genuine callback then finds the work
+    done (a duplicate) instead of a 503."""
+    try:
+        return sync(pk, verify, skip_if_final)
+    except VerificationBusy:
+        time.sleep(BUSY_RETRY_SECONDS)
+        return sync(pk, verify, skip_if_final)
 
 
 def _rejected(event: CallbackEvent, bridge: ProviderBridge) -> Handled:

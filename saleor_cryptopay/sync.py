@@ -12,7 +12,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Optional
 
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from .bridges.base import Created, Observed, ProviderBridge, json_safe
@@ -47,6 +47,49 @@ def claim_reread(pk: int, *, count_creation: bool = True) -> bool:
         never &= Q(created_at__lte=cutoff)
     due = Q(last_checked_at__lte=cutoff) | never
     return Invoice.objects.filter(due, pk=pk).update(last_checked_at=timezone.now()) == 1
+
+
+def is_overdue(invoice: Invoice) -> bool:
+    return bool(invoice.expires_at and invoice.expires_at <= timezone.now())
+
+
+def reread_due(invoice: Invoice) -> bool:
+    """The shopper is back (the plugin's checkoutComplete, the App's
+    transactionProcess): True for the one caller that may re-read now. Only
+    an invoice that may have been paid without us hearing of it, and only
+    once per ``REREAD_INTERVAL`` however often the storefront asks."""
+    status = invoice.payment_status
+    if not (status.is_open or status is PaymentStatus.UNDERPAID):
+        return False
+    return claim_reread(invoice.pk, count_creation=not is_overdue(invoice))
+
+
+# A callback verified by a provider call (CoinPay.in.th's verifyipn) costs one
+# call whoever sends it, and anyone can post to the callback URL: per invoice a
+# few such verifications per interval, counted afresh once one proves genuine.
+IPN_VERIFY_INTERVAL = timedelta(seconds=30)
+IPN_VERIFICATIONS = 3
+
+
+def claim_verification(pk: int) -> bool:
+    """True for a callback that may ask the provider now whether it sent it.
+    Conditional UPDATEs, committed before the call: atomic across processes,
+    and still counted when that callback's transaction rolls back."""
+    now = timezone.now()
+    cutoff = now - IPN_VERIFY_INTERVAL
+    fresh = Q(ipn_checked_at__isnull=True) | Q(ipn_checked_at__lte=cutoff)
+    invoices = Invoice.objects.filter(pk=pk)
+    if invoices.filter(fresh).update(ipn_checked_at=now, ipn_checks=1):
+        return True
+    left = Q(ipn_checked_at__gt=cutoff, ipn_checks__lt=IPN_VERIFICATIONS)
+    return invoices.filter(left).update(ipn_checks=F("ipn_checks") + 1) == 1
+
+
+def release_verification(pk: int) -> None:
+    """The provider confirmed the callback: the next one (a later state) need
+    not wait. Forged ones never release, so they cost at most
+    ``IPN_VERIFICATIONS`` calls per interval."""
+    Invoice.objects.filter(pk=pk).update(ipn_checked_at=None, ipn_checks=0)
 
 
 def lock_invoice(pk: int) -> Invoice:
@@ -116,6 +159,12 @@ class CallbackRejected(Exception):
     """The provider did not confirm it sent the callback."""
 
 
+def asks_provider(invoice: Invoice, skip_if_final: bool = True) -> bool:
+    """Whether ``refresh_invoice`` would call the provider for this invoice."""
+    status = invoice.payment_status
+    return not (status is PaymentStatus.REFUNDED or (skip_if_final and status in FINAL))
+
+
 def refresh_invoice(
     invoice: Invoice,
     bridge: ProviderBridge,
@@ -131,8 +180,7 @@ def refresh_invoice(
     ``CallbackRejected`` and ``ProviderError``. The editions call it between
     their own locks and effects (the plugin's ``payments.sync_invoice``, the
     App's ``flow``)."""
-    status = invoice.payment_status
-    if status is PaymentStatus.REFUNDED or (skip_if_final and status in FINAL):
+    if not asks_provider(invoice, skip_if_final):
         return None
     if verify is not None and not verify():
         raise CallbackRejected()

@@ -13,6 +13,7 @@ from django.views.decorators.csrf import csrf_exempt
 from ..inbox import store_callback
 from ..models import CallbackEvent, Invoice
 from ..providers.errors import ProviderError
+from ..providers.quota import CALLBACK
 from ..receive import finish, process_callback
 from ..setup_checks.probe import default_key, probe_answer
 from . import outbox
@@ -61,7 +62,7 @@ def provider_callback(request: HttpRequest, key: str) -> HttpResponse:
     except DatabaseError:
         logger.exception("cryptopay-app: could not store a callback")
         return HttpResponse("storage unavailable", status=503, content_type="text/plain")
-    bridge = config.build_bridge()
+    bridge = config.build_bridge(CALLBACK)
 
     def sync(invoice_pk, verify, skip_if_final):
         return sync_invoice(
@@ -69,7 +70,9 @@ def provider_callback(request: HttpRequest, key: str) -> HttpResponse:
         )
 
     try:
-        handled = process_callback(event, pairs, bridge, belongs=_belongs(config), sync=sync)
+        handled = process_callback(
+            event, pairs, bridge, belongs=_belongs(config), sync=sync, defer_on_quota=True
+        )
     except DatabaseError:
         logger.exception("cryptopay-app: database error handling callback #%s", event.pk)
         return HttpResponse("database unavailable", status=503, content_type="text/plain")
@@ -105,7 +108,7 @@ def replay_event(event_id: int) -> tuple[str, str]:
         raise LookupError(f"no {invoice.provider} configuration for channel {invoice.channel_slug}")
     event.invoice = invoice
     try:
-        result = sync_invoice(invoice.pk, config)
+        result = sync_invoice(invoice.pk, config, bridge=config.build_bridge(CALLBACK))
     except ProviderError as exc:
         return _done(event, CallbackEvent.Outcome.FAILED, f"replay: provider re-read failed: {exc}")
     sent = outbox.flush(invoice=invoice)

@@ -14,16 +14,18 @@ from decimal import Decimal
 from typing import Any, Optional
 
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 
 from ..bridges.base import Observed, ProviderBridge
 from ..contract import confirmation_data as contract
 from ..gateway_config import render
+from ..invoice_limits import TOO_MANY, TooManyInvoices, checkout_lock, invoices_left
 from ..lifecycle import CHARGED, CLOSED
 from ..models import Invoice
 from ..money import format_amount, quantize
 from ..providers.errors import ProviderError
 from ..providers.status import PaymentStatus
-from ..sync import ALREADY_PROCESSED, apply_created, lock_invoice, refresh_invoice
+from ..sync import ALREADY_PROCESSED, apply_created, is_overdue, lock_invoice, refresh_invoice
 from . import outbox
 from .models import ChannelConfiguration, Installation
 from .payloads import Source
@@ -47,13 +49,73 @@ def open_invoice(
     return_url: Optional[str],
 ) -> Invoice:
     """The invoice for this Saleor transaction: the one made before (a retry),
-    else a new provider invoice. Raises ProviderError."""
+    the checkout's open one for the same amount, else a new provider invoice.
+    Raises ProviderError, and TooManyInvoices past the checkout's share."""
     installation = config.installation
     existing = transaction_invoice(installation, transaction_id)
     if existing is not None:
         return existing
-    settings = config.settings
     amount = quantize(amount, currency)
+    # Saleor makes a new transaction for every transactionInitialize, and anyone
+    # holding the checkout can call it: each checkout reuses its open invoice
+    # and opens a bounded number of new ones (invoice_limits)
+    with checkout_lock(f"{installation.saleor_api_url}|{source.type_name}|{source.pk}"):
+        existing = transaction_invoice(installation, transaction_id) or _reuse(
+            config, transaction_id, source, amount, currency
+        )
+        if existing is not None:
+            return existing
+        if invoices_left(_invoices_of(installation, source)) <= 0:
+            raise TooManyInvoices(TOO_MANY)
+        return _create(config, transaction_id, source, amount, currency, return_url)
+
+
+def _invoices_of(installation: Installation, source: Source) -> QuerySet[Invoice]:
+    mine = Invoice.objects.filter(saleor_api_url=installation.saleor_api_url)
+    if source.type_name == "Checkout":
+        return mine.filter(checkout_token=source.pk[:36])
+    return mine.filter(order_id=source.pk[:36])
+
+
+def _reuse(
+    config: ChannelConfiguration,
+    transaction_id: str,
+    source: Source,
+    amount: Decimal,
+    currency: str,
+) -> Optional[Invoice]:
+    """The checkout's open invoice for the same provider and amount, moved to
+    this transaction (as the plugin moves it to the newest payment): the
+    charge is reported on the transaction the shopper started last."""
+    candidates = _invoices_of(config.installation, source).filter(
+        provider=config.provider,
+        channel_slug=config.channel_slug,
+        amount=amount,
+        currency=currency,
+        superseded=False,
+        status__in=[s.value for s in PaymentStatus if s.is_open],
+    )
+    for pk in candidates.order_by("-created_at").values_list("pk", flat=True):
+        with transaction.atomic():
+            invoice = lock_invoice(pk)
+            if not invoice.payment_status.is_open or is_overdue(invoice):
+                continue
+            invoice.transaction_id = transaction_id
+            invoice.save(update_fields=["transaction_id", "updated_at"])
+            return invoice
+    return None
+
+
+def _create(
+    config: ChannelConfiguration,
+    transaction_id: str,
+    source: Source,
+    amount: Decimal,
+    currency: str,
+    return_url: Optional[str],
+) -> Invoice:
+    installation = config.installation
+    settings = config.settings
     values = {
         "reference": transaction_id,
         "channel": config.channel_slug,

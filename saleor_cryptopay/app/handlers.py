@@ -14,8 +14,9 @@ from typing import Any
 from django.db import transaction
 
 from ..gateway_config import PROVIDER_NAMES, url_error
+from ..invoice_limits import TooManyInvoices
 from ..providers.errors import ProviderError
-from ..sync import open_task
+from ..sync import open_task, reread_due
 from . import flow, outbox, refunds
 from .models import ChannelConfiguration, Installation, OutboxReport
 from .payloads import Payload, action, source, storefront_data, transaction_id
@@ -74,6 +75,9 @@ def transaction_initialize(installation: Installation, payload: Payload) -> dict
     except ProviderError as exc:
         logger.warning("cryptopay-app: invoice creation failed: %s", exc)
         return flow.failure(amount, flow.provider_error_message(config.provider_name, exc))
+    except TooManyInvoices as exc:
+        logger.warning("cryptopay-app: %s refused: %s", txn, exc)
+        return flow.failure(amount, str(exc))
     return flow.session_answer(invoice)
 
 
@@ -87,15 +91,18 @@ def transaction_process(installation: Installation, payload: Payload) -> dict[st
         installation=installation, channel_slug=invoice.channel_slug, provider=invoice.provider
     ).first()
     message = ""
-    if config is not None:
+    # Saleor (3.20) sends this again until a final event, and a storefront may
+    # poll: the provider is asked at most once per interval per invoice, as
+    # the plugin's checkoutComplete; otherwise the answer is what is stored
+    if config is not None and reread_due(invoice):
         try:
             flow.sync_invoice(invoice.pk, config)
         except ProviderError as exc:
             message = flow.provider_error_message(config.provider_name, exc)
         invoice.refresh_from_db()
-        if OutboxReport.objects.filter(invoice=invoice, done_at=None).exists():
-            # the charge and checkoutComplete go out once Saleor has this answer
-            outbox.flush_later(invoice.pk)
+    if config is not None and OutboxReport.objects.filter(invoice=invoice, done_at=None).exists():
+        # the charge and checkoutComplete go out once Saleor has this answer
+        outbox.flush_later(invoice.pk)
     return flow.session_answer(invoice, message)
 
 

@@ -13,6 +13,7 @@ from ..bridges.base import ProviderBridge
 from ..bridges.factory import LIVE_BASE_URLS, build_bridge
 from ..gateway_config import PROVIDER_NAMES, GatewaySettings, parse_settings
 from ..models import MONEY, PROVIDERS, Invoice, RefundRequest
+from ..providers.quota import CHECKOUT
 from . import secrets_box
 
 
@@ -86,8 +87,9 @@ class ChannelConfiguration(models.Model):
         values = {**self.values, **secrets_box.decrypt_json(self.secrets_encrypted)}
         return parse_settings(values, LIVE_BASE_URLS[self.provider])
 
-    def build_bridge(self) -> ProviderBridge:
-        return build_bridge(self.provider, self.settings)
+    def build_bridge(self, priority: str = CHECKOUT) -> ProviderBridge:
+        """Calls draw on the key's shared quota at ``priority``, as the plugin's."""
+        return build_bridge(self.provider, self.settings, priority)
 
     @property
     def callback_url(self) -> str:

@@ -9,6 +9,7 @@ from typing import Optional
 
 from ..lifecycle import Expected, decide
 from ..providers.errors import ProviderError
+from ..providers.quota import BACKGROUND
 from ..reconcile import open_invoices, plan_sweep
 from . import outbox
 from .flow import sync_invoice
@@ -26,7 +27,7 @@ def reconcile_config(config: ChannelConfiguration, *, dry_run: bool = False) -> 
     lines = [f"{config}: {len(invoices)} open"]
     if not invoices:
         return lines
-    bridge = config.build_bridge()
+    bridge = config.build_bridge(BACKGROUND)
     transport = bridge.client.http  # type: ignore[attr-defined]
     transport.budget = config.settings.reconcile_calls_per_run
     tolerance = config.settings.underpaid_tolerance

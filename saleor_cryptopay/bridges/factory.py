@@ -5,6 +5,8 @@ from __future__ import annotations
 from ..gateway_config import GatewaySettings
 from ..nonce_db import DatabaseNonce
 from ..providers import coinpay24, coinpay_th
+from ..providers.quota import CHECKOUT
+from ..quota import attach
 from .base import ProviderBridge
 from .coinpay24 import CoinPay24Bridge
 from .coinpay_th import CoinPayThBridge
@@ -13,12 +15,17 @@ LIVE_BASE_URLS = {"coinpay24": coinpay24.LIVE_BASE_URL, "coinpay_th": coinpay_th
 ACTION_SETS = {"official": coinpay_th.DEFAULT_ACTIONS, "docs": coinpay_th.DOCS_ACTIONS}
 
 
-def build_bridge(provider: str, settings: GatewaySettings) -> ProviderBridge:
+def build_bridge(
+    provider: str, settings: GatewaySettings, priority: str = CHECKOUT
+) -> ProviderBridge:
+    """Its calls draw on the key's shared quota at ``priority``
+    (``providers.quota.PRIORITIES``), the budget the plugin uses too."""
+    key = settings.get("api_key")
     if provider == "coinpay24":
-        client = coinpay24.CoinPay24Client(settings.get("api_key"), base_url=settings.api_base_url)
+        client = coinpay24.CoinPay24Client(key, base_url=settings.api_base_url)
+        attach(client.http, key, priority)
         return CoinPay24Bridge(client, pay_currency=settings.get("white_label_currency"))
     if provider == "coinpay_th":
-        key = settings.get("api_key")
         th_client = coinpay_th.CoinPayThClient(
             key,
             settings.get("api_secret"),
@@ -26,6 +33,7 @@ def build_bridge(provider: str, settings: GatewaySettings) -> ProviderBridge:
             nonce_source=DatabaseNonce(key),
             actions=ACTION_SETS.get(settings.get("action_names", "official")),
         )
+        attach(th_client.http, key, priority)
         keep = settings.get("keep_percent")
         return CoinPayThBridge(th_client, keep=int(keep) if keep.isdigit() else None)
     raise ValueError(f"unknown provider {provider!r}")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Optional
 
@@ -27,9 +26,9 @@ from ..providers.status import PaymentStatus
 from ..sync import (
     ALREADY_PROCESSED,
     apply_created,
-    claim_reread,
     lock_invoice,
     refresh_invoice,
+    reread_due,
 )
 from .effects import apply_decision
 
@@ -226,19 +225,6 @@ def already_processed(txn: Transaction) -> GatewayResponse:
     )
 
 
-def is_overdue(invoice: Invoice) -> bool:
-    return bool(invoice.expires_at and invoice.expires_at <= datetime.now(UTC))
-
-
-def _worth_rereading(invoice: Invoice) -> bool:
-    """An invoice that may have been paid without us hearing of it, and whose
-    per-invoice re-read slot (once per 30 s, shared by all pollers) is free."""
-    status = invoice.payment_status
-    if not (status.is_open or status is PaymentStatus.UNDERPAID):
-        return False
-    return claim_reread(invoice.pk, count_creation=not is_overdue(invoice))
-
-
 def sync_invoice(
     invoice_pk: int,
     bridge: ProviderBridge,
@@ -321,7 +307,7 @@ def confirm(
         return already_processed(txn)
     invoice = active_invoice(info.payment_id, bridge.provider)
     try:
-        if invoice is not None and _worth_rereading(invoice):
+        if invoice is not None and reread_due(invoice):
             txn = _reread(invoice, bridge, settings)
             if txn:
                 return already_processed(txn)

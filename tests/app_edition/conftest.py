@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -18,6 +19,17 @@ else:
     from saleor_cryptopay.sandbox import SandboxServer
 
     from .fake_saleor import TOKEN, FakeSaleor
+
+    @pytest.fixture(autouse=True)
+    def no_deferred_reports_left():
+        """A report the App sends a moment after answering (outbox.flush_later)
+        must not run into the next test's database: cancel the ones still
+        waiting, wait for the ones running."""
+        yield
+        for thread in threading.enumerate():
+            if isinstance(thread, threading.Timer):
+                thread.cancel()
+                thread.join(30)
 
     @pytest.fixture(scope="session")
     def sandbox() -> Iterator[SandboxServer]:

@@ -21,7 +21,7 @@ from saleor_cryptopay.app.reconcile import reconcile_all
 from saleor_cryptopay.models import Invoice, Payout, RefundRequest, StaffTask
 
 from .fake_saleor import APP_ID, now_iso
-from .test_payment_flow import start, wait_for
+from .test_payment_flow import order_recorded, outbox_empty, start, wait_for
 
 BTC = "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"
 REFUND = "TRANSACTION_REFUND_REQUESTED"
@@ -37,7 +37,7 @@ def paid(configure, hook, sb, saleor, settings):
     )
     txn, answer = start(hook, provider="coinpay_th")
     sb.act("coinpay_th", answer["pspReference"], "pay")
-    wait_for(lambda: saleor.completions())
+    wait_for(order_recorded)
     return txn, answer["pspReference"]
 
 
@@ -63,7 +63,7 @@ def refund_events(saleor, type_: str = "REFUND_SUCCESS") -> list[dict]:
 
 
 def claim_link(saleor, refund: RefundRequest) -> str:
-    wait_for(lambda: refund_events(saleor, "INFO"))
+    wait_for(lambda: refund_events(saleor, "INFO") and outbox_empty())
     psp = f"cryptopay-refund-{refund.pk}"
     [info] = [r for r in refund_events(saleor, "INFO") if r["psp"] == psp]
     return re.search(r"https?://\S+/api/claim/\S+", info["message"]).group(0)
@@ -208,7 +208,7 @@ def test_without_icoinpay_staff_pay_by_hand(configure, hook, sb, saleor, setting
     configure("coinpay_th")
     txn, answer = start(hook, provider="coinpay_th")
     sb.act("coinpay_th", answer["pspReference"], "pay")
-    wait_for(lambda: saleor.completions())
+    wait_for(order_recorded)
     assert ask_refund(hook, (txn, answer["pspReference"]), 30)["pspReference"]
     refund = RefundRequest.objects.get()
     core.set_address(refund.pk, BTC, by="staff")
@@ -238,7 +238,7 @@ def test_current_rate_choice_asks_the_provider(configure, hook, sb, saleor, sett
     configure("coinpay_th", refund_rate="current")
     txn, answer = start(hook, provider="coinpay_th")
     sb.act("coinpay_th", answer["pspReference"], "pay")
-    wait_for(lambda: saleor.completions())
+    wait_for(order_recorded)
     assert ask_refund(hook, (txn, answer["pspReference"]), 10)["pspReference"]
     refund = RefundRequest.objects.get()
     assert refund.rate_source == "current" and refund.crypto_amount > 0

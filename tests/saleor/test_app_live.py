@@ -137,7 +137,7 @@ def test_app_install_and_paid_checkout(
     psp = init["transaction"]["pspReference"]
     assert init["data"]["invoice_id"] == psp and init["data"]["amount"] == f"{total:.2f}"
 
-    # the shopper back before paying: the App re-reads the invoice, still open
+    # the shopper back before paying: still open (read again at most every 30 s)
     data = api_client.post_graphql(TXN_PROCESS, {"id": init["transaction"]["id"]})
     process = data.json()["data"]["transactionProcess"]
     assert not process["errors"], process["errors"]

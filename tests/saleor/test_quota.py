@@ -1,7 +1,9 @@
 """Provider quotas inside Saleor: a callback deferred (not lost) when the
-budget is short, and checkout failing fast while the provider says wait."""
+budget is short, checkout failing fast while the provider says wait, and
+forged IPNs unable to spend the calls shoppers need."""
 
 import time
+from datetime import timedelta
 
 import pytest
 
@@ -9,13 +11,15 @@ pytest.importorskip("saleor", reason="Saleor is not installed: run in a Saleor 3
 
 from django.db import DEFAULT_DB_ALIAS, connections  # noqa: E402
 from django.test import Client  # noqa: E402
+from django.utils import timezone  # noqa: E402
 from saleor.order.models import Order  # noqa: E402
 
 from saleor_cryptopay.models import CallbackEvent, Invoice, QuotaCall, QuotaKey  # noqa: E402
 from saleor_cryptopay.providers.quota import CALLBACK, CHECKOUT  # noqa: E402
 from saleor_cryptopay.quota import IN_FLIGHT_MARGIN, shared_budget  # noqa: E402
+from saleor_cryptopay.sync import IPN_VERIFICATIONS  # noqa: E402
 
-from .flow import complete, create_payment, deliver, start  # noqa: E402
+from .flow import complete, create_payment, deliver, post_form, start  # noqa: E402
 
 pytestmark = pytest.mark.django_db
 WINDOW = 10.0  # seconds: long enough that a loaded machine does not see it slide mid-test
@@ -86,3 +90,29 @@ def test_checkout_fails_fast_while_the_provider_said_wait(
     assert "not answering right now" in result["errors"][0]["message"]
     assert "invoices/create" not in sb.request_counts().get("coinpay24", {})
     assert not Invoice.objects.exists()
+
+
+def test_forged_ipns_spend_a_few_verifications_per_invoice_and_the_real_one_still_counts(
+    configure_gateway, api_client, ready_checkout, checkout_total, sb
+):
+    """The plugin's callback URL is public too: forged CoinPay.in.th IPNs naming
+    a real order cost a few verifyipn calls per interval, not one each."""
+    plugin = configure_gateway("coinpay_th")
+    total = checkout_total(ready_checkout)
+    order_id = start(api_client, ready_checkout, plugin.PLUGIN_ID, total)["invoice_id"]
+    forged = [("order_id", str(order_id)), ("verify", "f" * 32), ("order_status", "2")]
+    answers = [post_form(Client(), plugin.PLUGIN_ID, forged) for _ in range(30)]
+    spent, later = answers[:IPN_VERIFICATIONS], answers[IPN_VERIFICATIONS:]
+    assert all(a.status_code == 200 and b"verification failed" in a.content for a in spent)
+    assert {a.status_code for a in later} == {503}  # stored; a real one is sent again
+    assert sb.request_counts()["coinpay_th"].get("verifyipn", 0) == IPN_VERIFICATIONS
+    assert not Order.objects.exists()
+
+    sb.act("coinpay_th", order_id, "pay")
+    assert deliver(Client(), sb, "coinpay_th", order_id, plugin.PLUGIN_ID).status_code == 503
+    # the interval passes (moved, not waited for): the provider's next try counts
+    Invoice.objects.update(ipn_checked_at=timezone.now() - timedelta(minutes=1))
+    assert deliver(Client(), sb, "coinpay_th", order_id, plugin.PLUGIN_ID).status_code == 200
+    order = Order.objects.get(checkout_token=ready_checkout.token)
+    assert order.total_charged_amount == total
+    assert sb.request_counts()["coinpay_th"]["verifyipn"] == IPN_VERIFICATIONS + 1
