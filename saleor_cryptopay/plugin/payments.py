@@ -30,6 +30,7 @@ from ..sync import (
     claim_reread,
     lock_invoice,
     refresh_invoice,
+    save_new_invoice,
 )
 from .effects import apply_decision
 
@@ -198,7 +199,7 @@ def open_invoice(
         currency=currency,
     )
     apply_created(invoice, created)
-    invoice.save()
+    save_new_invoice(invoice)  # InvoiceIdReused: a ProviderError, a clear payment error
     return invoice
 
 
