@@ -142,7 +142,9 @@ def _in_a_terminal(argv: list[str], cwd, env: dict, answers: list[str]) -> tuple
         if not chunk:
             break
         output += chunk
-        if pending and output.rstrip().endswith(b":"):
+        # a prompt is written after getpass turned echo off, and ends the output
+        # until answered (after an answer, the output ends with a line break)
+        if pending and output.endswith(b": "):
             os.write(fd, pending.pop(0).encode() + b"\n")
     os.close(fd)
     if time.monotonic() >= deadline:
