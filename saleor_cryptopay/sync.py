@@ -100,7 +100,7 @@ def save_new_invoice(invoice: Invoice) -> None:
         if not taken:
             raise
         logger.error(
-            "cryptopay: %s answered with invoice id %s, which invoice of this shop already "
+            "cryptopay: %s answered with invoice id %s, which an invoice of this shop already "
             "has; the new one is not stored (has the provider's data been reset?)",
             invoice.provider,
             invoice.provider_invoice_id,
