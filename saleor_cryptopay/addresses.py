@@ -58,11 +58,30 @@ def address_problem(coin: str, address: str) -> Optional[str]:
     if network is None:
         return f"Refunds in {coin} are not supported."
     if _matches(network, address):
-        return None
+        return _segwit_problem(network, address)
     for other in [*OTHER_NETWORKS, *(n for c, n in NETWORKS.items() if c != coin)]:
         if _matches(other, address):
             return f"This is a {other.name} address; a {network.name} address is needed."
     return f"This is not a valid {network.name} address (check for typing mistakes)."
+
+
+# Witness programs a wallet can receive on today: v0 key hash and script hash,
+# v1 taproot. Other versions and lengths are valid bech32m but unassigned:
+# anyone could spend coins sent there, so a refund must never go to one.
+_RECEIVABLE = {(0, 20), (0, 32), (1, 32)}
+
+
+def _segwit_problem(network: Network, address: str) -> Optional[str]:
+    if not (network.hrp and address.lower().startswith(network.hrp + "1")):
+        return None  # a Base58Check address: P2PKH or P2SH, both receivable
+    version, program = bech32.decode(network.hrp, address.lower())
+    if (version, len(program)) in _RECEIVABLE:
+        return None
+    return (
+        f"This {network.name} address (segwit version {version}, {len(program)} bytes) is of "
+        "a kind no wallet can receive on yet, so coins sent there could be lost. Use a "
+        f"{network.hrp}1q… (segwit), {network.hrp}1p… (taproot) or legacy address."
+    )
 
 
 def _matches(network: Network, address: str) -> bool:

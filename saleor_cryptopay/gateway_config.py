@@ -117,11 +117,17 @@ def parse_positive_int(value: Any) -> Optional[int]:
 
 
 def template_error(template: str) -> Optional[str]:
+    """Only plain ``{field}`` placeholders: a format spec or conversion
+    (``{reference:>50000000}``, ``{amount!r}``) could render megabytes per
+    invoice, and ``{}`` would fail at checkout."""
     try:
-        names = [name for _, name, _, _ in string.Formatter().parse(template) if name]
+        parts = list(string.Formatter().parse(template))
     except ValueError as exc:
         return f"Invalid template: {exc}"
-    unknown = sorted(set(names) - set(TEMPLATE_FIELDS))
+    fields = [(name, spec, conversion) for _, name, spec, conversion in parts if name is not None]
+    if any(spec or conversion or not name for name, spec, conversion in fields):
+        return f"Use plain placeholders only, e.g. {{reference}}: {', '.join(TEMPLATE_FIELDS)}."
+    unknown = sorted({name for name, _, _ in fields} - set(TEMPLATE_FIELDS))
     if unknown:
         return f"Unknown placeholders: {', '.join(unknown)}. Use {', '.join(TEMPLATE_FIELDS)}."
     return None

@@ -17,7 +17,14 @@ from .models import CallbackEvent
 MAX_BODY = 64 * 1024
 MAX_FIELDS = 100
 MAX_VALUE = 2000
+MAX_JSON_DEPTH = 20  # a genuine callback is one level deep
 MASK = "***"
+FORM = "application/x-www-form-urlencoded"
+
+
+class RefusedCallback(ValueError):
+    """A body no provider sends and the inbox will not store (answer 400)."""
+
 
 # Form fields that are credentials or one-time verification tokens.
 SECRET_FIELDS = frozenset({"verify", "api_key", "key", "secret", "signature", "password"})
@@ -59,18 +66,44 @@ def parse_fields(body: bytes, content_type: str) -> list[tuple[str, str]]:
     text = body[:MAX_BODY].decode("utf-8", errors="replace")
     ctype = (content_type or "").split(";")[0].strip().lower()
     if ctype == "application/json" or (not ctype and text.lstrip().startswith("{")):
+        if _nested_deeper_than(text, MAX_JSON_DEPTH):
+            # json.loads would raise RecursionError (a 500) long before this matters
+            raise RefusedCallback(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
         try:
             data = json.loads(text)
         except ValueError:
             return []
-        if not isinstance(data, dict):
-            return []
-        return [(str(k), _scalar(v)) for k, v in list(data.items())[:MAX_FIELDS]]
+        if not isinstance(data, dict) or len(data) > MAX_FIELDS:
+            return []  # as a form with too many fields
+        return [(str(k), _scalar(v)) for k, v in data.items()]
     try:
         pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FIELDS)
     except ValueError:  # more fields than allowed
         return []
     return pairs
+
+
+def _nested_deeper_than(text: str, limit: int) -> bool:
+    if text.count("[") + text.count("{") <= limit:
+        return False  # the usual case, decided at C speed
+    depth, in_string, escaped = 0, False, False
+    for char in text:  # brackets inside strings do not count
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
 
 
 def _scalar(value: object) -> str:
@@ -99,8 +132,15 @@ def store_callback(
     pairs: Optional[list[tuple[str, str]]] = None,
 ) -> tuple[CallbackEvent, list[tuple[str, str]]]:
     """Save the callback and return it with the *unmasked* fields for this
-    request only (verification needs the real token; the database never sees it)."""
-    if pairs is None:
+    request only (verification needs the real token; the database never sees it).
+
+    ``pairs`` already parsed (multipart) go through the form rules as a form
+    body, so every encoding meets the same size and field caps. Raises
+    ``RefusedCallback`` before storing anything for a body no provider sends."""
+    if pairs is not None:
+        body_as_form = urlencode(clean_pairs(pairs)).encode()
+        pairs = parse_fields(body_as_form, FORM)
+    else:
         pairs = parse_fields(body, content_type)
     pairs = clean_pairs(pairs)
     masked = mask_fields(pairs)

@@ -7,18 +7,23 @@ on the same invoice at once.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 from typing import Optional
 
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from .bridges.base import Created, Observed, ProviderBridge, json_safe
 from .lifecycle import CHARGED, CLOSED, Action, Decision, Expected, Flag, decide
 from .models import Invoice, StaffTask
+from .providers.errors import ProviderError
 from .providers.status import PaymentStatus
+
+logger = logging.getLogger(__name__)
 
 ATTENTION = {
     Flag.PAID_LATE: "Paid after the invoice had expired or was replaced: check stock and total.",
@@ -107,6 +112,43 @@ def apply_created(invoice: Invoice, created: Created) -> None:
     invoice.pay_currency = created.pay_currency[:16]
     invoice.expires_at = created.expires_at
     invoice.provider_data = json_safe({**created.data, "qr_data": created.qr_data})
+
+
+class InvoiceIdReused(ProviderError):
+    """The provider gave a new invoice the id of one this shop already holds
+    (a provider, or the sandbox, whose ids started over). The new invoice is
+    not stored, so callbacks and re-reads for that id keep meaning the old one."""
+
+    def __init__(self, provider: str, provider_invoice_id: str) -> None:
+        super().__init__(
+            f"the new invoice got id {provider_invoice_id}, which an earlier invoice of this "
+            "shop already has; nothing was charged. Please try again later.",
+            provider=provider,
+            code="invoice_id_reused",
+        )
+        self.provider_invoice_id = provider_invoice_id
+
+
+def save_new_invoice(invoice: Invoice) -> None:
+    """Insert a just-created invoice in a savepoint (the caller's transaction
+    stays usable). Raises InvoiceIdReused, storing nothing, when the provider's
+    id is taken; any other IntegrityError goes to the caller."""
+    try:
+        with transaction.atomic():
+            invoice.save()
+    except IntegrityError:
+        taken = Invoice.objects.filter(
+            provider=invoice.provider, provider_invoice_id=invoice.provider_invoice_id
+        ).exists()
+        if not taken:
+            raise
+        logger.error(
+            "cryptopay: %s answered with invoice id %s, which an invoice of this shop already "
+            "has; the new one is not stored (has the provider's data been reset?)",
+            invoice.provider,
+            invoice.provider_invoice_id,
+        )
+        raise InvoiceIdReused(invoice.provider, invoice.provider_invoice_id) from None
 
 
 def apply_observation(invoice: Invoice, observed: Observed, tolerance: Decimal) -> Decision:

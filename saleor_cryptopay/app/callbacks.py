@@ -10,7 +10,7 @@ from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from ..inbox import store_callback
+from ..inbox import RefusedCallback, store_callback
 from ..models import CallbackEvent, Invoice
 from ..providers.errors import ProviderError
 from ..providers.quota import CALLBACK
@@ -59,6 +59,8 @@ def provider_callback(request: HttpRequest, key: str) -> HttpResponse:
             remote_addr=request.META.get("REMOTE_ADDR", ""),
             pairs=[(k, v) for k, vs in request.POST.lists() for v in vs] if multipart else None,
         )
+    except RefusedCallback as exc:
+        return HttpResponse(f"refused: {exc}", status=400, content_type="text/plain")
     except DatabaseError:
         logger.exception("cryptopay-app: could not store a callback")
         return HttpResponse("storage unavailable", status=503, content_type="text/plain")

@@ -1,7 +1,8 @@
 """``cryptopay-app``: serve the App and run its chores.
 
 cryptopay-app serve [--host 127.0.0.1] [--port 8080]
-cryptopay-app configure --saleor-api-url URL --channel SLUG --provider coinpay24 --api-key K
+cryptopay-app configure --saleor-api-url URL --channel SLUG --provider coinpay24
+                        [--api-key-file PATH | --prompt | $CRYPTOPAY_API_KEY | --api-key K]
 cryptopay-app reconcile [--saleor-api-url URL] [--channel SLUG] [--provider P] [--dry-run]
 cryptopay-app tasks [--resolve ID] [--all]
 cryptopay-app replay CALLBACK_ID
@@ -26,6 +27,8 @@ from ..gateway_config import (
     SECRET_FIELDS,
     SECRET_REFUND_FIELDS,
 )
+from .secret_input import SecretInputError, read_secrets
+from .secret_input import add_options as add_secret_options
 
 SETTINGS = "saleor_cryptopay.app.settings"
 CONFIG_FIELDS = sorted(
@@ -60,7 +63,8 @@ def parser() -> argparse.ArgumentParser:
     conf.add_argument("--saleor-api-url", required=True)
     conf.add_argument("--channel", required=True, help="channel slug")
     conf.add_argument("--provider", required=True, choices=sorted(PROVIDER_NAMES))
-    for name in SECRET_OPTIONS + CONFIG_FIELDS:
+    add_secret_options(conf, SECRET_OPTIONS)
+    for name in CONFIG_FIELDS:
         conf.add_argument("--" + name.replace("_", "-"), dest=name)
     conf.add_argument("--inactive", action="store_true", help="save, but do not offer it")
     conf.add_argument(
@@ -148,7 +152,15 @@ def serve(args: argparse.Namespace) -> int:
 def configure(args: argparse.Namespace) -> int:
     from .configure import ConfigurationRefused, save_configuration
 
-    values = {name: getattr(args, name) for name in CONFIG_FIELDS + SECRET_OPTIONS}
+    values = {name: getattr(args, name) for name in CONFIG_FIELDS}
+    try:
+        # the provider's own secrets and the refund wallet's; an option for
+        # another provider's secret is passed on as given (validation says so)
+        wanted = SECRET_FIELDS[args.provider] + SECRET_REFUND_FIELDS
+        values.update(read_secrets(args, wanted))
+        values.update({n: getattr(args, n) for n in SECRET_OPTIONS if n not in wanted})
+    except SecretInputError as exc:
+        return _fail(str(exc))
     try:
         config, note = save_configuration(
             saleor_api_url=args.saleor_api_url,

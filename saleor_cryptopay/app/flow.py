@@ -25,7 +25,14 @@ from ..models import Invoice
 from ..money import format_amount, quantize
 from ..providers.errors import ProviderError
 from ..providers.status import PaymentStatus
-from ..sync import ALREADY_PROCESSED, apply_created, is_overdue, lock_invoice, refresh_invoice
+from ..sync import (
+    ALREADY_PROCESSED,
+    apply_created,
+    is_overdue,
+    lock_invoice,
+    refresh_invoice,
+    save_new_invoice,
+)
 from . import outbox
 from .models import ChannelConfiguration, Installation
 from .payloads import Source
@@ -145,8 +152,7 @@ def _create(
     )
     apply_created(invoice, created)
     try:
-        with transaction.atomic():
-            invoice.save()
+        save_new_invoice(invoice)  # InvoiceIdReused: a ProviderError, a clear failure
     except IntegrityError:
         # a concurrent initialize for the same transaction won; theirs is the one
         # (ours stays unpaid at the provider and expires)

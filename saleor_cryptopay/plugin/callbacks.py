@@ -17,7 +17,7 @@ from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from ..bridges.base import ProviderBridge
-from ..inbox import store_callback
+from ..inbox import RefusedCallback, store_callback
 from ..models import CallbackEvent
 from ..receive import process_callback
 from ..setup_checks.probe import default_key, probe_answer
@@ -80,6 +80,8 @@ def handle_callback(
             remote_addr=request.META.get("REMOTE_ADDR", ""),
             pairs=_multipart_pairs(request),
         )
+    except RefusedCallback as exc:
+        return HttpResponse(f"refused: {exc}", status=400, content_type="text/plain")
     except DatabaseError:
         logger.exception("cryptopay: could not store a callback")
         return HttpResponse("storage unavailable", status=503, content_type="text/plain")

@@ -29,6 +29,7 @@ from ..sync import (
     lock_invoice,
     refresh_invoice,
     reread_due,
+    save_new_invoice,
 )
 from .effects import apply_decision
 
@@ -197,7 +198,7 @@ def open_invoice(
         currency=currency,
     )
     apply_created(invoice, created)
-    invoice.save()
+    save_new_invoice(invoice)  # InvoiceIdReused: a ProviderError, a clear payment error
     return invoice
 
 

@@ -13,6 +13,7 @@ import logging
 import os
 import tempfile
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -205,6 +206,18 @@ class SandboxConfig:
     icoinpay_api_keys: tuple[str, ...] = ("sandbox-icoinpay-key",)
 
 
+def first_ids() -> dict[str, int]:
+    """Where provider id sequences start: the clock in milliseconds behind a
+    digit per kind (1… invoices, 5… orders, 7… payouts), so a sandbox started
+    again, without its state file, goes on above every id it gave before
+    (unless it gave more than one id per millisecond since it started)."""
+    clock = int(time.time() * 1000)
+    return {
+        kind: digit * 10**13 + clock
+        for kind, digit in (("invoice", 1), ("order", 5), ("payout", 7))
+    }
+
+
 class Store:
     """Thread-safe state. Hold ``lock`` (or use ``mutate``) around any access."""
 
@@ -214,8 +227,9 @@ class Store:
         self.lock = threading.RLock()
         self.cond = threading.Condition(self.lock)
         # ids keep growing across reset() so a stale id from an earlier test
-        # can never address a new invoice
-        self.seq: dict[str, int] = {"invoice": 1000, "order": 5000, "delivery": 0, "payout": 7000}
+        # can never address a new invoice, and across restarts (a shop keeps
+        # the ids it was given; a provider never gives one out twice)
+        self.seq: dict[str, int] = {**first_ids(), "delivery": 0}
         self.counters: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self._clear()
 
@@ -333,7 +347,8 @@ class Store:
             data = json.load(fh)
         with self.lock:
             self._clear()
-            self.seq.update(data.get("seq", {}))
+            for kind, last in data.get("seq", {}).items():  # never back below the clock
+                self.seq[kind] = max(self.seq.get(kind, 0), int(last))
             self.time_offset = float(data.get("time_offset", 0.0))
             for raw in data.get("invoices", []):
                 inv = Invoice.from_dict(raw)

@@ -66,6 +66,30 @@ def test_invalid_addresses_say_why(coin, address, words):
     assert words in address_problem(coin, address)
 
 
+@pytest.mark.parametrize(
+    "coin, version, size",
+    [
+        ("BTC", 2, 16),
+        ("BTC", 16, 2),
+        ("BTC", 1, 20),  # v1 but not a 32-byte taproot key
+        ("BTC", 1, 40),
+        ("LTC", 3, 32),
+    ],
+)
+def test_segwit_kinds_no_wallet_receives_on_are_refused(coin, version, size):
+    """Valid bech32m, but unassigned: anyone could spend what is sent there."""
+    address = bech32.encode(coin.lower().replace("btc", "bc"), version, bytes(size))
+    assert address is not None
+    problem = address_problem(coin, address)
+    assert problem and f"segwit version {version}" in problem and "lost" in problem
+
+
+def test_every_receivable_segwit_kind_is_accepted():
+    for version, size in [(0, 20), (0, 32), (1, 32)]:
+        assert address_problem("BTC", bech32.encode("bc", version, bytes(size))) is None
+        assert address_problem("LTC", bech32.encode("ltc", version, bytes(size))) is None
+
+
 def test_eip55_known_vector():
     assert eip55("5aaeb6053f3e94c9b9a09f33669435e7ef1beaed") == (
         "5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"

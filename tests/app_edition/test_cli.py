@@ -4,6 +4,9 @@ waitress on a SQLite file in the working directory."""
 from __future__ import annotations
 
 import os
+import pty
+import select
+import signal
 import socket
 import subprocess
 import sys
@@ -50,16 +53,17 @@ def served(tmp_path):
         except requests.ConnectionError:
             time.sleep(0.2)
 
-    def cli(*args: str) -> subprocess.CompletedProcess:
+    def cli(*args: str, extra_env: dict | None = None) -> subprocess.CompletedProcess:
         return subprocess.run(
             [sys.executable, "-m", "saleor_cryptopay.app.cli", *args],
             cwd=tmp_path,
-            env=env,
+            env={**env, **(extra_env or {})},
             capture_output=True,
             text=True,
             timeout=60,
         )
 
+    cli.env = env
     yield url, cli, tmp_path
     proc.terminate()
     output = proc.communicate(timeout=10)[0].decode()
@@ -108,6 +112,84 @@ def test_serve_install_configure(served, saleor, sb):
     assert "coinpay24 @ main" in cli("reconcile").stdout
     missing = cli("replay", "999")
     assert missing.returncode == 2 and "no stored callback #999" in missing.stderr
+
+
+def _register(url: str, saleor) -> None:
+    registered = requests.post(
+        f"{url}/api/register",
+        json={"auth_token": TOKEN},
+        headers={"Saleor-Api-Url": saleor.api_url},
+        timeout=10,
+    )
+    assert registered.status_code == 200
+
+
+def _in_a_terminal(argv: list[str], cwd, env: dict, answers: list[str]) -> tuple[int, str]:
+    """Run ``argv`` with a pseudo-terminal as its controlling terminal (where
+    getpass reads), typing each answer after the prompt that asks for it."""
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: exec at once, nothing else
+        os.chdir(cwd)
+        os.execve(sys.executable, [sys.executable, *argv], env)  # noqa: S606 (no shell wanted)
+    output, pending = b"", list(answers)
+    deadline = time.monotonic() + 60
+    while (left := deadline - time.monotonic()) > 0:
+        if not select.select([fd], [], [], left)[0]:
+            break
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        output += chunk
+        # a prompt is written after getpass turned echo off, and ends the output
+        # until answered (after an answer, the output ends with a line break)
+        if pending and output.endswith(b": "):
+            os.write(fd, pending.pop(0).encode() + b"\n")
+    os.close(fd)
+    if time.monotonic() >= deadline:
+        os.kill(pid, signal.SIGKILL)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), output.decode(errors="replace")
+
+
+def test_configure_reads_secrets_from_a_file_the_environment_or_a_prompt(served, saleor, sb):
+    """Secrets as options are in the process list and the shell history."""
+    url, cli, cwd = served
+    _register(url, saleor)
+    base = ["configure", "--saleor-api-url", saleor.api_url, "--provider", "coinpay_th"]
+    base += ["--api-base-url", sb.coinpay_th_base]
+    key_file, secret_file = cwd / "key", cwd / "secret"
+    key_file.write_text(sb.coinpay_th_key + "\n")
+    secret_file.write_text(sb.coinpay_th_secret + "\n")
+
+    by_file = cli(*base, "--channel", "c1", "--api-key-file", str(key_file),
+                  "--api-secret-file", str(secret_file))  # fmt: skip
+    assert by_file.returncode == 0, by_file.stderr
+    assert "checked with the provider" in by_file.stdout
+
+    env = {"CRYPTOPAY_API_KEY": sb.coinpay_th_key, "CRYPTOPAY_API_SECRET": sb.coinpay_th_secret}
+    by_env = cli(*base, "--channel", "c2", extra_env=env)
+    assert by_env.returncode == 0, by_env.stderr
+    wrong_env = cli(*base, "--channel", "c3", "--api-key-file", str(key_file),
+                    extra_env={"CRYPTOPAY_API_SECRET": "not-the-secret"})  # fmt: skip
+    assert wrong_env.returncode == 2 and "refused the credentials" in wrong_env.stderr
+
+    argv = ["-m", "saleor_cryptopay.app.cli", *base, "--channel", "c4", "--prompt"]
+    code, typed = _in_a_terminal(argv, cwd, cli.env, [sb.coinpay_th_key, sb.coinpay_th_secret, ""])
+    assert code == 0, typed
+    assert "API key:" in typed and "API secret:" in typed and "checked with the provider" in typed
+    assert sb.coinpay_th_secret not in typed  # not echoed
+
+    both = cli(*base, "--channel", "c5", "--api-key", "k", "--api-key-file", str(key_file))
+    assert both.returncode == 2 and "not both" in both.stderr
+    missing = cli(*base, "--channel", "c5", "--api-key-file", str(cwd / "nope"))
+    assert missing.returncode == 2 and "cannot read" in missing.stderr
+
+    # what the prompt stored works (the App's own check asks the provider)
+    listed = cli("check", "--channel", "c4")
+    assert "OK api_key: CoinPay.in.th accepted" in listed.stdout, listed.stdout
 
 
 def test_serve_refuses_to_start_without_a_secret_key(tmp_path):

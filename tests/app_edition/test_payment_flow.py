@@ -130,6 +130,29 @@ def test_provider_outage_is_an_honest_failure_answer(configure, hook, sb):
     assert not Invoice.objects.exists()
 
 
+def provider_ids_start_over(sb, provider_invoice_id: str) -> None:
+    """The provider's next invoice gets this id again (as a provider, or the
+    sandbox before ids survived restarts, whose ids start over)."""
+    with sb.store.lock:
+        sb.store.seq["invoice"] = int(provider_invoice_id) - 1
+
+
+def test_a_provider_id_the_shop_already_holds_is_a_clear_failure(configure, hook, sb, saleor):
+    """The unique provider invoice id made the initialize webhook a 500."""
+    configure()
+    _, first = start(hook)
+    old = Invoice.objects.values().get()
+    provider_ids_start_over(sb, first["pspReference"])
+    txn = gid("TransactionItem")
+    response = hook(INIT, initialize_payload(transaction_id=txn, source=source()))
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["result"] == "CHARGE_FAILURE" and "pspReference" not in answer
+    assert f"id {first['pspReference']}" in answer["message"]
+    assert "nothing was charged" in answer["message"]
+    assert list(Invoice.objects.values()) == [old]  # the old invoice untouched
+
+
 def test_paid_callback_reports_charge_and_completes_the_checkout(configure, hook, sb, saleor):
     configure()
     txn, answer = start(hook)

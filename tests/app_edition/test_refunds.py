@@ -4,6 +4,7 @@ sandbox's iCoinPay, and REFUND_SUCCESS captured by the fake Saleor."""
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from decimal import ROUND_DOWN, Decimal
@@ -131,6 +132,21 @@ def test_claim_page_then_payout_reports_refund_success_once(paid, hook, saleor, 
     assert refund.status == S.SENT and refund.recorded_at is not None
     editions.record_pending()
     assert len(refund_events(saleor)) == 1
+
+
+def test_a_refused_address_leaves_no_working_claim_link_in_the_logs(paid, hook, saleor, caplog):
+    """Django logged ``Bad Request: /api/claim/<token>``, and the link still works."""
+    caplog.set_level(logging.DEBUG)
+    ask_refund(hook, paid, 30)
+    url = claim_link(saleor, RefundRequest.objects.get())
+    token = url.rsplit("/", 1)[1]
+    bad = requests.post(url, data={"address": "tb1qw508d6qejxtdg4y5r3zarvary0c5xw7kxpjzsx"},
+                        timeout=10)  # fmt: skip
+    assert bad.status_code == 400
+    assert requests.get(url, timeout=10).status_code == 200  # the link still works
+    shop_lines = [r.getMessage() for r in caplog.records if not r.name.startswith("urllib3")]
+    assert "Bad Request: /api/claim/***" in shop_lines
+    assert not [line for line in shop_lines if token in line]
 
 
 def test_partial_refunds_each_have_their_own_psp_reference(paid, hook, saleor, sb):

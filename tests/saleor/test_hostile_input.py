@@ -528,3 +528,43 @@ def test_secrets_never_leak(
         assert fields[name]["type"] == "SECRET"
         value = secrets["API key" if name == "api_key" else "API secret"]
         assert fields[name]["value"] == value[-4:], fields[name]
+
+
+# -- refused before storing / the same caps for every encoding ----------------------
+
+
+def test_deeply_nested_json_is_a_clear_400(configure_gateway):
+    """json.loads raised RecursionError: a 500 the provider retries forever."""
+    plugin = configure_gateway("coinpay24")
+    body = '{"txn_id": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    response = Client().generic(
+        "POST", callback_path(plugin.PLUGIN_ID), data=body, content_type="application/json"
+    )
+    assert response.status_code == 400, response.content
+    assert response.content.decode().startswith("refused: JSON nested deeper than")
+    assert not CallbackEvent.objects.exists()
+
+
+def test_multipart_callbacks_meet_the_form_caps(configure_gateway):
+    """A 0.8 MB multipart callback was stored as a 1.6 MB row."""
+    from saleor_cryptopay.inbox import MAX_BODY
+
+    plugin = configure_gateway("coinpay24")
+    pairs = [(f"field{i}", "x" * 2000) for i in range(400)]
+    client = Client()
+    client.generic(
+        "POST",
+        callback_path(plugin.PLUGIN_ID),
+        data=urlencode(pairs),
+        content_type="application/x-www-form-urlencoded",
+    )
+    client.generic(
+        "POST",
+        callback_path(plugin.PLUGIN_ID),
+        data=_multipart([(_b(k), _b(v)) for k, v in pairs]),
+        content_type=_mp(),
+    )
+    as_form, as_multipart = CallbackEvent.objects.order_by("pk")
+    assert as_multipart.content_type.startswith("multipart/form-data")
+    assert as_multipart.fields == as_form.fields and as_multipart.body == as_form.body
+    assert len(as_multipart.body) + len(json.dumps(as_multipart.fields)) < 3 * MAX_BODY

@@ -270,3 +270,35 @@ def test_answer_lost_after_the_provider_acted_leaves_one_local_invoice(
     assert Invoice.objects.get().provider_invoice_id == data["invoice_id"]
     at_provider = sb.invoices() if provider == "coinpay24" else sb.orders()
     assert len(at_provider) == 2
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_provider_id_the_shop_already_holds_is_a_clear_payment_error(
+    provider, configure_gateway, api_client, ready_checkout, checkout_total, sb
+):
+    """A provider whose ids started over (the sandbox after a restart did) made
+    checkoutComplete a 500: IntegrityError on the unique provider invoice id."""
+    plugin = configure_gateway(provider)
+    kind = "invoice" if provider == "coinpay24" else "order"
+    with sb.store.lock:  # the id the provider gives next, held from before its reset
+        reused = str(sb.store.seq[kind] + 1)
+    old = Invoice.objects.create(
+        provider=provider,
+        channel_slug="main",
+        provider_invoice_id=reused,
+        payment_id=None,
+        checkout_token="00000000-0000-4000-8000-000000000042",
+        amount=Decimal("12.00"),
+        currency="USD",
+        status="paid",
+    )
+    before = Invoice.objects.filter(pk=old.pk).values().get()
+    create_payment(api_client, ready_checkout, plugin.PLUGIN_ID, checkout_total(ready_checkout))
+
+    result = complete(api_client, ready_checkout)
+
+    assert [e["code"] for e in result["errors"]] == ["PAYMENT_ERROR"], result
+    assert f"id {reused}" in result["errors"][0]["message"]
+    assert "nothing was charged" in result["errors"][0]["message"]
+    assert list(Invoice.objects.values()) == [before]  # the old invoice untouched
+    assert not Order.objects.filter(checkout_token=ready_checkout.token).exists()

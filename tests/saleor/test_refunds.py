@@ -4,6 +4,7 @@ paymentRefund, orderFulfillmentRefundProducts) -> refund request
 -> REFUND in Saleor's books."""
 
 import json
+import logging
 from dataclasses import replace
 from decimal import Decimal
 from io import StringIO
@@ -437,3 +438,33 @@ def test_every_dashboard_refund_path_ends_with_one_refund_event(
     assert payment.charge_status == ChargeStatus.FULLY_REFUNDED
     assert payment.transactions.filter(kind=TransactionKind.REFUND).count() == 1
     assert len(sb.payouts()) == 1
+
+
+def test_a_refused_address_leaves_no_working_claim_link_in_the_logs(
+    refunding_gateway, api_client, staff, ready_checkout, checkout_total, sb, caplog
+):
+    """Django logged ``Bad Request: …/claim/<token>`` and the link still worked:
+    anyone reading the logs could claim the refund."""
+    caplog.set_level(logging.DEBUG)
+    quiet = [lg for lg in logging.root.manager.loggerDict.values()
+             if isinstance(lg, logging.Logger) and not lg.propagate]  # fmt: skip
+    for logger in quiet:
+        logger.addHandler(caplog.handler)
+    try:
+        plugin = refunding_gateway("coinpay24")
+        order, payment = paid_order(
+            api_client, ready_checkout, plugin, checkout_total(ready_checkout), sb, "coinpay24"
+        )
+        order_refund(staff, order, payment.total)
+        refund = RefundRequest.objects.get()
+        path = urlsplit(metadata(order)[str(refund.pk)]["claim_url"]).path
+        token = path.rstrip("/").rsplit("/", 1)[1]
+        testnet = "tb1qw508d6qejxtdg4y5r3zarvary0c5xw7kxpjzsx"
+        assert Client().post(path, {"address": testnet}).status_code == 400
+        assert Client().get(path).status_code == 200  # the link still works
+    finally:
+        for logger in quiet:
+            logger.removeHandler(caplog.handler)
+    lines = [record.getMessage() for record in caplog.records]
+    assert any(line.startswith("Bad Request: ") and "/claim/***" in line for line in lines)
+    assert not [line for line in lines if token in line]

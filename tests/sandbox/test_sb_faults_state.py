@@ -109,6 +109,18 @@ def test_rate_limit_per_minute() -> None:
 # -- state file -------------------------------------------------------------------
 
 
+def test_ids_never_repeat_after_a_restart_without_state_file() -> None:
+    """Ids started over at each start: a shop holding invoice 1001 from the
+    first run got 1001 again for a new payment (a 500 at checkout)."""
+    given: set[str] = set()
+    for _ in range(2):
+        with SandboxServer(port=0, time_scale=1.0) as sb:
+            ids = [str(create_invoice(sb)["id"]) for _ in range(2)]
+            ids.append(str(th_ok(sb, "paybox", amount="1000", currency="THB")["order_id"]))
+            assert not given & set(ids), (given, ids)
+            given.update(ids)
+
+
 def test_state_file_survives_restart(tmp_path: Path, listener: Listener) -> None:
     state = tmp_path / "sandbox.json"
     listener.respond(500)  # the callback will still be pending at shutdown

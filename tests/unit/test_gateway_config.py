@@ -3,7 +3,17 @@ check the same rules through the Dashboard's mutation)."""
 
 from decimal import Decimal
 
-from saleor_cryptopay.gateway_config import INVALID, REQUIRED, parse_settings, problems, validate
+import pytest
+
+from saleor_cryptopay.gateway_config import (
+    DEFAULT_TITLE,
+    INVALID,
+    REQUIRED,
+    parse_settings,
+    problems,
+    render,
+    validate,
+)
 from saleor_cryptopay.plugin.config import COMMON_DEFAULTS
 
 VALID = {"api_key": "k", "api_secret": "s", "supported_currencies": "USD,EUR"}
@@ -55,3 +65,21 @@ def test_plugin_defaults_come_from_the_core():
         {"name": "callback_url", "value": ""},
         {"name": "setup_status", "value": ""},
     ]
+
+
+@pytest.mark.parametrize(
+    "template",
+    ["{reference:>50000000}", "{amount:,}", "{reference!r}", "{amount:{reference}}", "Order {}"],
+)
+def test_templates_allow_plain_placeholders_only(template):
+    """A format spec could render megabytes per invoice; ``{}`` fails at checkout."""
+    for field in ("invoice_title", "invoice_description"):
+        found = validate("coinpay24", {**VALID, field: template})
+        assert "plain placeholders" in found[field], found
+    # a value saved before this rule renders as the default, not 50 MB
+    assert render(template, reference="R1") == DEFAULT_TITLE.format(reference="R1")
+
+
+def test_plain_templates_still_render():
+    assert validate("coinpay24", {**VALID, "invoice_title": "{{x}} {reference}/{channel}"}) == {}
+    assert render("{{x}} {reference}/{channel}", reference="R1", channel="c") == "{x} R1/c"
