@@ -93,7 +93,7 @@ class AppProcess:
             "APP_URL": self.url,
             "CRYPTOPAY_APP_SECRET_KEY": Fernet.generate_key().decode(),
         }
-        self.env.pop("DATABASE_URL", None)
+        self.env.pop("CRYPTOPAY_APP_DATABASE_URL", None)
         self.workdir = workdir
         self.proc = None
 

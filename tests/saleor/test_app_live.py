@@ -54,7 +54,7 @@ def app_python() -> str:
 def app_process(tmp_path):
     port = free_port()
     env = {**os.environ, "APP_URL": f"http://127.0.0.1:{port}", "CRYPTOPAY_APP_SECRET_KEY": KEY}
-    env.pop("DATABASE_URL", None)  # the App keeps its own SQLite file
+    env.pop("CRYPTOPAY_APP_DATABASE_URL", None)  # the App keeps its own SQLite file
     cmd = [app_python(), "-m", "saleor_cryptopay.app.cli"]
     env["PYTHONPATH"] = os.getcwd()  # this source tree, whichever Python runs it
     log = open(tmp_path / "app.log", "wb")  # noqa: SIM115

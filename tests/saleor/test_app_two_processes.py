@@ -51,7 +51,7 @@ def two_apps(tmp_path, app_database):
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         env = {**os.environ, "APP_URL": url, "CRYPTOPAY_APP_SECRET_KEY": KEY,
-               "DATABASE_URL": app_database, "PYTHONPATH": os.getcwd()}  # fmt: skip
+               "CRYPTOPAY_APP_DATABASE_URL": app_database, "PYTHONPATH": os.getcwd()}  # fmt: skip
         log = open(tmp_path / f"app{n}.log", "wb")  # noqa: SIM115
         # one after the other: each runs the App's migrations at start
         procs.append((subprocess.Popen(
