@@ -12,7 +12,7 @@ from ..providers.errors import ProviderError
 from ..reconcile import open_invoices, plan_sweep
 from . import outbox
 from .flow import sync_invoice
-from .models import ChannelConfiguration
+from .models import ChannelConfiguration, Heartbeat
 from .saleor_api import normalise_api_url
 
 logger = logging.getLogger(__name__)
@@ -81,6 +81,7 @@ def reconcile_all(
             lines.append(f"{config}: internal error (see logs)")
     if not dry_run:
         lines += outbox.flush()
+        Heartbeat.beat("reconcile", f"{configs.count()} configuration(s)")
     if not lines:
         lines.append("No active channel configuration.")
     return lines
