@@ -4,18 +4,17 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('cryptopay_app', '0002_refunds'),
+        ("cryptopay_app", "0002_refunds"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Heartbeat',
+            name="Heartbeat",
             fields=[
-                ('name', models.CharField(max_length=32, primary_key=True, serialize=False)),
-                ('succeeded_at', models.DateTimeField()),
-                ('summary', models.CharField(blank=True, default='', max_length=500)),
+                ("name", models.CharField(max_length=32, primary_key=True, serialize=False)),
+                ("succeeded_at", models.DateTimeField()),
+                ("summary", models.CharField(blank=True, default="", max_length=500)),
             ],
         ),
     ]
