@@ -73,15 +73,18 @@ def reconcile_all(
     if provider:
         configs = configs.filter(provider=provider)
     lines: list[str] = []
+    broken = 0
     for config in configs:
         try:
             lines += reconcile_config(config, dry_run=dry_run)
         except Exception:  # one broken configuration must not stop the others
             logger.exception("cryptopay-app: reconcile failed for %s", config)
             lines.append(f"{config}: internal error (see logs)")
+            broken += 1
     if not dry_run:
         lines += outbox.flush()
-        Heartbeat.beat("reconcile", f"{configs.count()} configuration(s)")
+        if not broken:  # /api/health shows the last run that went through
+            Heartbeat.beat("reconcile", f"{len(configs)} configuration(s)")
     if not lines:
         lines.append("No active channel configuration.")
     return lines

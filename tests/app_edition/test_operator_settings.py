@@ -156,6 +156,21 @@ def _stop(proc) -> str:
     return proc.communicate(timeout=10)[1]
 
 
+def test_the_app_runs_in_utc_whatever_the_host_zone(tmp_path):
+    """Django sets the process time zone from TIME_ZONE (America/Chicago when
+    unset): every library's local time, Celery's log lines included, is UTC."""
+    code = (
+        "import django, time; django.setup(); "
+        "from django.utils import timezone; "
+        "print(time.strftime('%Z'), timezone.get_current_timezone_name())"
+    )
+    env = app_env(TZ="Asia/Tokyo", DJANGO_SETTINGS_MODULE="saleor_cryptopay.app.settings")
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert done.stdout.split() == ["UTC", "UTC"], done.stderr
+
+
 def test_log_lines_are_stamped_in_utc(serving):
     proc, _ = serving()
     [line] = [x for x in _stop(proc).splitlines() if "Serving on" in x]
