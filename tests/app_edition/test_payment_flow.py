@@ -120,7 +120,9 @@ def test_paid_callback_reports_charge_and_completes_the_checkout(configure, hook
     configure()
     txn, answer = start(hook)
     sb.act("coinpay24", answer["pspReference"], "pay")
+    # Saleor answered checkoutComplete before the App records it: wait for both
     wait_for(lambda: saleor.completions())
+    wait_for(lambda: not OutboxReport.objects.filter(done_at=None).exists())
     [report] = saleor.reports()
     assert report == {
         "id": txn,
