@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+from datetime import timedelta
 from types import ModuleType
 from typing import Optional
 
@@ -26,7 +27,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .models import RefundRequest
-from .payouts import Outcome, run_payouts
+from .payouts import STALE_AFTER, Outcome, run_payouts
 
 PLUGIN_EDITION = "saleor_cryptopay.plugin.refunds"
 
@@ -44,11 +45,13 @@ def process_payouts(limit: int = 50) -> list[Outcome]:
     edition = load()
     if edition is None:
         return []
+    stale = getattr(settings, "CRYPTOPAY_PAYOUT_STALE_MINUTES", None)
     outcomes = run_payouts(
         edition.payout_client,
         limit=limit,
         on_sent=edition.record_sent,
         on_problem=edition.payout_problem,
+        stale_after=timedelta(minutes=stale) if stale else STALE_AFTER,
     )
     record_pending(edition)
     return outcomes

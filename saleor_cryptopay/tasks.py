@@ -25,3 +25,18 @@ def payouts_task(limit: int = 50) -> list[str]:
 
     with allow_writer():
         return [o.summary() for o in process_payouts(limit=limit)]
+
+
+@app.task(name="saleor_cryptopay.prune")
+def prune_task(days: int | None = None) -> str:
+    """Finished history older than ``days`` (``CRYPTOPAY_PRUNE_DAYS``, default 90)."""
+    from datetime import timedelta
+
+    from django.conf import settings
+
+    from .plugin.compat import allow_writer
+    from .prune import DEFAULT_DAYS, prune
+
+    days = days or getattr(settings, "CRYPTOPAY_PRUNE_DAYS", DEFAULT_DAYS)
+    with allow_writer():
+        return prune(timedelta(days=days)).summary()

@@ -16,7 +16,7 @@ from ..providers.errors import ProviderError
 from ..providers.quota import CALLBACK
 from ..receive import finish, process_callback
 from ..setup_checks.probe import default_key, probe_answer
-from . import outbox
+from . import logs, outbox
 from .flow import sync_invoice
 from .models import ChannelConfiguration
 
@@ -64,6 +64,7 @@ def provider_callback(request: HttpRequest, key: str) -> HttpResponse:
     except DatabaseError:
         logger.exception("cryptopay-app: could not store a callback")
         return HttpResponse("storage unavailable", status=503, content_type="text/plain")
+    logs.bind(callback_id=str(event.pk), provider=config.provider)
     bridge = config.build_bridge(CALLBACK)
 
     def sync(invoice_pk, verify, skip_if_final):

@@ -8,30 +8,47 @@ from typing import Optional
 
 from django.conf import settings
 
-from ..setup_checks import Finding, Level, check_callback_url, check_credentials
+from ..setup_checks import Audience, Finding, Level, check_callback_url, check_credentials
 from . import secrets_box
 from .models import ChannelConfiguration
 from .saleor_api import normalise_api_url
 
 
+def audience(config: ChannelConfiguration) -> Audience:
+    """The core checks' advice in the App's words."""
+    return Audience(
+        setting="APP_URL",
+        server="the App",
+        receiver="this App",
+        callback_path="/api/callbacks/",
+        callback_pattern="/api/callbacks/…",
+        provider=config.provider_name,
+        recheck="cryptopay-app check",
+    )
+
+
 def app_url_finding() -> Optional[Finding]:
-    if str(getattr(settings, "APP_URL", "") or "").strip():
+    """APP_URL unset: the App runs on its default, which nobody outside reaches."""
+    if str(getattr(settings, "APP_URL", "") or "").strip() and not getattr(
+        settings, "APP_URL_DEFAULTED", False
+    ):
         return None
     return Finding(
         Level.ERROR,
         "APP_URL",
-        "APP_URL is not set: providers and Saleor cannot reach the App.",
-        "Set APP_URL to the App's public https URL.",
+        f"APP_URL is not set: the App uses its default {settings.APP_URL}, which neither "
+        "Saleor nor the providers can reach (manifest, webhooks and callback URLs use it).",
+        "Set APP_URL to the App's public https URL in the environment of every `serve` "
+        "process and worker.",
     )
 
 
 def check_configuration(config: ChannelConfiguration) -> list[Finding]:
     values = {**config.values, **secrets_box.decrypt_json(config.secrets_encrypted)}
     findings = check_credentials(config.provider, values)
-    missing = app_url_finding()
-    if missing:
-        return [*findings, missing]
-    return findings + check_callback_url(config.callback_url)
+    if app_url_finding():  # reported once by check_all's caller; the URL is not real
+        return findings
+    return findings + check_callback_url(config.callback_url, audience=audience(config))
 
 
 def check_all(

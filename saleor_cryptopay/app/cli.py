@@ -1,6 +1,7 @@
 """``cryptopay-app``: serve the App and run its chores.
 
-cryptopay-app serve [--host 127.0.0.1] [--port 8080]
+cryptopay-app [--json-logs] serve [--host 127.0.0.1] [--port 8080] [--threads 8]
+cryptopay-app migrate
 cryptopay-app configure --saleor-api-url URL --channel SLUG --provider coinpay24
                         [--api-key-file PATH | --prompt | $CRYPTOPAY_API_KEY | --api-key K]
 cryptopay-app reconcile [--saleor-api-url URL] [--channel SLUG] [--provider P] [--dry-run]
@@ -9,6 +10,7 @@ cryptopay-app replay CALLBACK_ID
 cryptopay-app payouts [--limit 50]
 cryptopay-app refunds [--all] [--retry ID [--not-sent]] [--mark-sent ID --txid T]
                       [--address ID ADDRESS] [--new-link ID]
+cryptopay-app prune [--days 90] [--dry-run]
 """
 
 from __future__ import annotations
@@ -52,12 +54,18 @@ def _setup() -> None:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="cryptopay-app", description=__doc__.split("\n")[0])
+    p.add_argument(
+        "--json-logs",
+        action="store_true",
+        help="one JSON object per log line (or CRYPTOPAY_APP_JSON_LOGS=1)",
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="apply migrations, then serve the App (waitress)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--threads", type=int, default=8)
+    sub.add_parser("migrate", help="create or upgrade the App's database tables")
 
     conf = sub.add_parser("configure", help="offer a provider in a channel of an installed Saleor")
     conf.add_argument("--saleor-api-url", required=True)
@@ -104,18 +112,41 @@ def parser() -> argparse.ArgumentParser:
     ref.add_argument("--address", nargs=2, metavar=("ID", "ADDRESS"))
     ref.add_argument("--new-link", type=int, metavar="ID", help="re-issue the claim link")
     ref.add_argument("--by", default="staff", help="who acts (kept on the refund)")
+
+    prune = sub.add_parser("prune", help="delete finished history older than --days")
+    prune.add_argument("--days", type=int, help="default CRYPTOPAY_PRUNE_DAYS, else 90")
+    prune.add_argument("--dry-run", action="store_true")
     return p
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser().parse_args(argv)
+    if args.json_logs:
+        os.environ["CRYPTOPAY_APP_JSON_LOGS"] = "1"
     _setup()
     from django.core.management import call_command
 
-    # every command sees an up-to-date database (a no-op when it is)
-    call_command("migrate", interactive=False, verbosity=1 if args.command == "serve" else 0)
+    from . import database
+    from .secrets_box import SecretKeyMissing, _box
+
+    # configuration first: nothing is created or migrated for a run that cannot work
+    try:
+        _box()
+    except SecretKeyMissing as exc:
+        return _fail(str(exc))
+    note = database.ignored_saleor_variable_note()
+    if note:
+        print(f"cryptopay-app: {note}", file=sys.stderr, flush=True)
+    if args.command == "migrate":
+        call_command("migrate", interactive=False, verbosity=1)
+    elif args.command != "serve":  # serve migrates once it holds its port
+        problem = database.not_ready()
+        if problem:
+            return _fail(problem)
     handler = {
         "serve": serve,
+        "migrate": lambda _args: 0,
+        "prune": prune,
         "configure": configure,
         "reconcile": reconcile,
         "tasks": tasks,
@@ -133,19 +164,24 @@ def _fail(message: str) -> int:
 
 
 def serve(args: argparse.Namespace) -> int:
-    import waitress
+    from django.conf import settings
+    from django.core.management import call_command
     from django.core.wsgi import get_wsgi_application
 
-    from .secrets_box import SecretKeyMissing, _box
+    from . import database
+    from .serving import PortBusy, make_server
 
     try:
-        _box()  # refuse to start when secrets could not be stored
-    except SecretKeyMissing as exc:
+        server = make_server(
+            get_wsgi_application(), host=args.host, port=args.port, threads=args.threads
+        )
+    except PortBusy as exc:
         return _fail(str(exc))
-    from django.conf import settings
-
+    call_command("migrate", interactive=False, verbosity=1)
+    print(f"cryptopay-app: database: {database.describe()}", flush=True)
     print(f"cryptopay-app: manifest at {settings.APP_URL}/api/manifest", flush=True)
-    waitress.serve(get_wsgi_application(), host=args.host, port=args.port, threads=args.threads)
+    server.print_listen("Serving on http://{}:{}")  # a log line, in UTC like the rest
+    server.run()
     return 0
 
 
@@ -220,14 +256,18 @@ def replay(args: argparse.Namespace) -> int:
 
 def check(args: argparse.Namespace) -> int:
     from ..setup_checks import Level
-    from .checks import check_all
+    from .checks import app_url_finding, check_all
 
+    failed = 0
+    missing = app_url_finding()
+    if missing:
+        print(missing)
+        failed += 1
     results = check_all(
         saleor_api_url=args.saleor_api_url, channel=args.channel, provider=args.provider
     )
     if not results:
         print("No active channel configuration.")
-    failed = 0
     for config, findings in results:
         print(config)
         for finding in findings:
@@ -238,10 +278,32 @@ def check(args: argparse.Namespace) -> int:
     return 0
 
 
+def prune(args: argparse.Namespace) -> int:
+    """The core's ``cryptopay_prune``: the same rules as the plugin's."""
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    from .models import Heartbeat
+
+    options = {"dry_run": args.dry_run}
+    if args.days is not None:
+        options["days"] = args.days
+    try:
+        call_command("cryptopay_prune", **options)
+    except CommandError as exc:
+        return _fail(str(exc))
+    if not args.dry_run:
+        Heartbeat.beat("prune")
+    return 0
+
+
 def payouts(args: argparse.Namespace) -> int:
     from django.core.management import call_command
 
+    from .models import Heartbeat
+
     call_command("cryptopay_payouts", limit=args.limit)
+    Heartbeat.beat("payouts")
     return 0
 
 

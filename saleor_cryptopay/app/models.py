@@ -150,3 +150,18 @@ class RefundRequestKey(models.Model):
                 fields=("installation", "key"), name="cryptopay_app_one_refund_per_request"
             )
         ]
+
+
+class Heartbeat(models.Model):
+    """When a chore (reconcile, payouts, prune) last finished without error,
+    as ``/api/health`` shows it; one row per chore, shared by every process."""
+
+    name = models.CharField(max_length=32, primary_key=True)
+    succeeded_at = models.DateTimeField()
+    summary = models.CharField(max_length=500, blank=True, default="")
+
+    @classmethod
+    def beat(cls, name: str, summary: str = "") -> None:
+        cls.objects.update_or_create(
+            name=name, defaults={"succeeded_at": timezone.now(), "summary": summary[:500]}
+        )

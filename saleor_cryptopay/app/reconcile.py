@@ -13,7 +13,7 @@ from ..providers.quota import BACKGROUND
 from ..reconcile import open_invoices, plan_sweep
 from . import outbox
 from .flow import sync_invoice
-from .models import ChannelConfiguration
+from .models import ChannelConfiguration, Heartbeat
 from .saleor_api import normalise_api_url
 
 logger = logging.getLogger(__name__)
@@ -74,14 +74,18 @@ def reconcile_all(
     if provider:
         configs = configs.filter(provider=provider)
     lines: list[str] = []
+    broken = 0
     for config in configs:
         try:
             lines += reconcile_config(config, dry_run=dry_run)
         except Exception:  # one broken configuration must not stop the others
             logger.exception("cryptopay-app: reconcile failed for %s", config)
             lines.append(f"{config}: internal error (see logs)")
+            broken += 1
     if not dry_run:
         lines += outbox.flush()
+        if not broken:  # /api/health shows the last run that went through
+            Heartbeat.beat("reconcile", f"{len(configs)} configuration(s)")
     if not lines:
         lines.append("No active channel configuration.")
     return lines

@@ -5,8 +5,10 @@ Environment:
   ``http://127.0.0.1:8080``).
 - ``CRYPTOPAY_APP_SECRET_KEY``: Fernet key(s), comma-separated (newest first),
   encrypting Saleor tokens and provider credentials at rest.
-- ``DATABASE_URL``: e.g. ``postgres://user:pass@host/db``; default a SQLite
-  file ``cryptopay-app.sqlite3`` in the working directory.
+- ``CRYPTOPAY_APP_DATABASE_URL``: e.g. ``postgres://user:pass@host/db``;
+  default a SQLite file ``cryptopay-app.sqlite3`` in the working directory.
+  Never ``DATABASE_URL``: that is Saleor's, often set on the same host.
+- ``CRYPTOPAY_APP_JSON_LOGS``: ``1`` for one JSON object per log line.
 - ``ALLOWED_SALEOR_URLS``: comma-separated Saleor API URLs allowed to install
   the App: same scheme, host and port, path at or below (empty: any Saleor
   that proves its token is this App's).
@@ -25,7 +27,10 @@ from urllib.parse import urlsplit
 import dj_database_url
 import django
 
+from .logs import logging_config
+
 APP_URL = os.environ.get("APP_URL", "http://127.0.0.1:8080").rstrip("/")
+APP_URL_DEFAULTED = not os.environ.get("APP_URL", "").strip()  # `check` flags it
 CRYPTOPAY_APP_SECRET_KEYS = [
     k.strip() for k in os.environ.get("CRYPTOPAY_APP_SECRET_KEY", "").split(",") if k.strip()
 ]
@@ -57,14 +62,21 @@ ALLOWED_HOSTS = [urlsplit(APP_URL).hostname or "localhost", "127.0.0.1", "localh
     h.strip() for h in os.environ.get("ALLOWED_HOSTS", "").split(",") if h.strip()
 ]
 USE_TZ = True
+TIME_ZONE = "UTC"  # Django's default is America/Chicago
 INSTALLED_APPS = ["saleor_cryptopay", "saleor_cryptopay.app"]
-MIDDLEWARE = ["django.middleware.common.CommonMiddleware"]
+MIDDLEWARE = [
+    "saleor_cryptopay.app.logs.request_id_middleware",
+    "django.middleware.common.CommonMiddleware",
+]
 ROOT_URLCONF = "saleor_cryptopay.app.urls"
 APPEND_SLASH = False  # Saleor follows no redirects
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+DATABASE_ENV = "CRYPTOPAY_APP_DATABASE_URL"
 DATABASES = {
     "default": dj_database_url.config(
-        default="sqlite:///" + os.path.abspath("cryptopay-app.sqlite3"), conn_max_age=60
+        env=DATABASE_ENV,
+        default="sqlite:///" + os.path.abspath("cryptopay-app.sqlite3"),
+        conn_max_age=60,
     )
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3") and django.VERSION >= (5, 1):
@@ -74,10 +86,12 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3") and django.VERSION >= (5, 
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"transaction_mode": "IMMEDIATE", "timeout": 20}
     )
+# a payout still "sending" after this is shown to staff as outcome unknown
+CRYPTOPAY_PAYOUT_STALE_MINUTES = float(os.environ.get("CRYPTOPAY_PAYOUT_STALE_MINUTES") or 15)
+# `prune` and its Celery schedule keep this many days of finished history
+CRYPTOPAY_PRUNE_DAYS = int(os.environ.get("CRYPTOPAY_PRUNE_DAYS") or 90)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-}
+LOGGING = logging_config(
+    json_lines=os.environ.get("CRYPTOPAY_APP_JSON_LOGS", "").lower() in ("1", "true", "yes"),
+    level=os.environ.get("LOG_LEVEL", "INFO"),
+)

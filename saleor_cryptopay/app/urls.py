@@ -1,10 +1,11 @@
 from django.urls import path
 
-from . import callbacks, refunds, views, webhooks
+from . import callbacks, health, refunds, views, webhooks
 
 urlpatterns = [
     path("", views.index),
     path("api/manifest", views.manifest_view),
+    path("api/health", health.health),
     path("api/register", views.register),
     path("api/webhooks/<slug:slug>", webhooks.webhook),
     path("api/callbacks/<str:key>", callbacks.provider_callback),

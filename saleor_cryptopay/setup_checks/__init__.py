@@ -1,11 +1,12 @@
 """Setup checks shared by both editions (no Saleor here): are the credentials
 right, and will the provider's callbacks ever arrive?"""
 
-from .callback_url import check_callback_url, classify_callback_url, probe_callback_url
+from .callback_url import Audience, check_callback_url, classify_callback_url, probe_callback_url
 from .credentials import CHECKS, CredentialCheck, check_credentials
 from .findings import Finding, Level, errors, worst
 
 __all__ = [
+    "Audience",
     "CHECKS",
     "CredentialCheck",
     "Finding",

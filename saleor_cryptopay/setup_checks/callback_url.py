@@ -15,6 +15,7 @@ import ipaddress
 import socket
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Optional, Union
 from urllib.parse import urljoin, urlsplit
 
@@ -32,11 +33,45 @@ USER_AGENT = "saleor-cryptopay-check/1 (callback probe)"
 IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
 Resolver = Callable[[str], list[IPAddress]]
 
-PUBLIC_HINT = (
-    "Set PUBLIC_URL to the public https address of Saleor's API (behind a reverse proxy "
-    "or, for a local Saleor, a tunnel); for local testing use the sandbox, which calls "
-    "any address."
-)
+
+@dataclass(frozen=True)
+class Audience:
+    """Who reads the findings: the words differ per edition (the plugin sits
+    in Saleor behind ``PUBLIC_URL``, the App is its own service behind
+    ``APP_URL``) and per provider (only CoinPay24 is documented to cancel
+    a callback for good on a redirect or a 401)."""
+
+    setting: str = "PUBLIC_URL"
+    server: str = "Saleor's API"
+    receiver: str = "this plugin"
+    callback_path: str = "/plugins/"
+    callback_pattern: str = "/plugins/channel/…/callback"
+    provider: str = "CoinPay24"
+    recheck: str = "python manage.py cryptopay_check"
+
+    @property
+    def public_hint(self) -> str:
+        return (
+            f"Set {self.setting} to the public https address of {self.server} (behind a "
+            "reverse proxy or, for a local test, a tunnel); for local testing use the "
+            "sandbox, which calls any address."
+        )
+
+    @property
+    def every_callback_lost(self) -> str:
+        if self.provider == "CoinPay24":
+            return "CoinPay24 cancels every callback"
+        return f"{self.provider} does not follow the redirect: every callback is lost"
+
+    def lost(self, what: str) -> str:
+        """What a redirect or a 401 does to a callback, as far as we know."""
+        if self.provider == "CoinPay24":
+            return f"CoinPay24 cancels a callback for good on {what}"
+        return f"{self.provider} does not follow {what}: the callback is lost"
+
+
+PLUGIN = Audience()
+PUBLIC_HINT = PLUGIN.public_hint
 
 
 def resolve_host(host: str, timeout: float = RESOLVE_TIMEOUT) -> list[IPAddress]:
@@ -82,24 +117,27 @@ def address_problem(ip: IPAddress) -> Optional[str]:
     return None
 
 
-def classify_callback_url(url: str, *, resolve: Resolver = resolve_host) -> list[Finding]:
+def classify_callback_url(
+    url: str, *, resolve: Resolver = resolve_host, audience: Audience = PLUGIN
+) -> list[Finding]:
     """What the URL and its addresses alone say (no request to it)."""
-    return _classify(url, resolve)[0]
+    return _classify(url, resolve, audience)[0]
 
 
-def _classify(url: str, resolve: Resolver) -> tuple[list[Finding], bool]:
+def _classify(url: str, resolve: Resolver, audience: Audience) -> tuple[list[Finding], bool]:
     """The findings, and whether the URL can be requested at all."""
+    hint = audience.public_hint
     parts = urlsplit(url or "")
     host = (parts.hostname or "").rstrip(".").lower()
     if parts.scheme not in ("http", "https") or not host:
-        return [Finding(Level.ERROR, FIELD, f"{url!r} is not an http(s) URL.", PUBLIC_HINT)], False
+        return [Finding(Level.ERROR, FIELD, f"{url!r} is not an http(s) URL.", hint)], False
     if host.endswith(".onion"):
         return [
             Finding(
                 Level.ERROR,
                 FIELD,
-                f"{host} is a TOR address: CoinPay24 never sends callbacks to TOR.",
-                PUBLIC_HINT,
+                f"{host} is a TOR address: {audience.provider} never sends callbacks to TOR.",
+                hint,
             )
         ], False
     findings = []
@@ -109,8 +147,9 @@ def _classify(url: str, resolve: Resolver) -> tuple[list[Finding], bool]:
                 Level.WARNING,
                 FIELD,
                 f"{url} is plain http: callbacks travel unencrypted, and if this server "
-                "redirects http to https, CoinPay24 cancels every callback.",
-                "Serve the API over https and set PUBLIC_URL to the https address.",
+                f"redirects http to https, {audience.every_callback_lost}.",
+                f"Serve {audience.server} over https and set {audience.setting} to the https "
+                "address.",
             )
         )
     try:
@@ -123,7 +162,7 @@ def _classify(url: str, resolve: Resolver) -> tuple[list[Finding], bool]:
                 Level.ERROR,
                 FIELD,
                 f"{host} does not resolve ({reason}): the provider cannot find it.",
-                PUBLIC_HINT,
+                hint,
             ),
         ], False
     for ip in addresses:
@@ -135,7 +174,7 @@ def _classify(url: str, resolve: Resolver) -> tuple[list[Finding], bool]:
                     FIELD,
                     f"{_named(host, ip)} {problem}: the provider never sends "
                     "callbacks to localhost or private networks.",
-                    PUBLIC_HINT,
+                    hint,
                 )
             )
             break
@@ -153,6 +192,7 @@ def probe_callback_url(
     verify: Union[bool, str] = True,
     timeout: tuple[float, float] = PROBE_TIMEOUT,
     pending_activation: bool = False,
+    audience: Audience = PLUGIN,
 ) -> list[Finding]:
     """POST the signed no-op probe and judge the answer as the provider would.
 
@@ -191,18 +231,24 @@ def probe_callback_url(
                 FIELD,
                 f"{url} could not be reached from this server ({what}); if the provider "
                 "cannot reach it either, callbacks never arrive.",
-                "Check the firewall and that PUBLIC_URL is this Saleor's public address; "
+                f"Check the firewall and that {audience.setting} is the public address of "
+                f"{audience.server}; "
                 "a server that cannot reach its own public address (no hairpin NAT, one "
                 "worker busy with this request) gives this warning too.",
             )
         ]
     finally:
         session.close()
-    return [_judge(url, response, nonce, key, pending_activation)]
+    return [_judge(url, response, nonce, key, pending_activation, audience)]
 
 
 def _judge(
-    url: str, response: requests.Response, nonce: str, key: str, pending_activation: bool
+    url: str,
+    response: requests.Response,
+    nonce: str,
+    key: str,
+    pending_activation: bool,
+    audience: Audience = PLUGIN,
 ) -> Finding:
     status = response.status_code
     if 300 <= status < 400:
@@ -211,21 +257,20 @@ def _judge(
         return Finding(
             Level.ERROR,
             FIELD,
-            f"{url} answers HTTP {status}, a redirect to {target}: CoinPay24 cancels a "
-            "callback for good on a redirect.",
-            "Set PUBLIC_URL to the https address so no redirect is needed."
+            f"{url} answers HTTP {status}, a redirect to {target}: {audience.lost('a redirect')}.",
+            f"Set {audience.setting} to the https address so no redirect is needed."
             if upgrade
-            else "Set PUBLIC_URL so the callback URL is the final address, or exempt "
-            "/plugins/ from the redirect.",
+            else f"Set {audience.setting} so the callback URL is the final address, or exempt "
+            f"{audience.callback_path} from the redirect.",
         )
     if status in (401, 403):
         return Finding(
             Level.ERROR,
             FIELD,
             f"{url} answers HTTP {status} (password protection or an access rule): "
-            "CoinPay24 cancels a callback for good on a 401.",
-            "Exempt /plugins/channel/…/callback from HTTP authentication and IP allow "
-            "lists; callbacks are signed and verified by the plugin.",
+            f"{audience.lost('a 401')}.",
+            f"Exempt {audience.callback_pattern} from HTTP authentication and IP allow "
+            f"lists; callbacks are signed and verified by {audience.receiver}.",
         )
     if status == 404 and pending_activation:
         return Finding(
@@ -233,30 +278,30 @@ def _judge(
             FIELD,
             f"{url} reached a server that answered 404, as Saleor does for a gateway that "
             "is not active yet; the callback URL could not be confirmed.",
-            "After saving, run: python manage.py cryptopay_check",
+            f"After saving, run: {audience.recheck}",
         )
     if status >= 500:
         return Finding(
             Level.WARNING,
             FIELD,
             f"{url} answers HTTP {status}: the provider retries for a while, then gives up.",
-            "Check the server's error log; the plugin answers 503 only while its database "
-            "or the provider is unavailable.",
+            f"Check the server's error log; {audience.receiver} answers 503 only while its "
+            "database or the provider is unavailable.",
         )
     try:
         answer = response.json()
     except ValueError:
         answer = None
     if status == 200 and is_our_answer(answer, nonce, key):
-        return Finding(Level.OK, FIELD, f"{url} reaches this plugin.")
+        return Finding(Level.OK, FIELD, f"{url} reaches {audience.receiver}.")
     snippet = " ".join(response.text.split())[:80]
     kind = response.headers.get("Content-Type", "no content type")
     return Finding(
         Level.ERROR,
         FIELD,
-        f"{url} answers, but not as this plugin: HTTP {status}, {kind}, “{snippet}”.",
-        "PUBLIC_URL must point at this Saleor's API (not the storefront, the Dashboard "
-        "or another Saleor), and the gateway must be active for this channel.",
+        f"{url} answers, but not as {audience.receiver}: HTTP {status}, {kind}, “{snippet}”.",
+        f"{audience.setting} must point at {audience.server} (not the storefront, the "
+        "Dashboard or another deployment), and the gateway must be active for this channel.",
     )
 
 
@@ -264,10 +309,11 @@ def check_callback_url(
     url: str,
     *,
     resolve: Resolver = resolve_host,
+    audience: Audience = PLUGIN,
     **probe_options: Any,
 ) -> list[Finding]:
     """Both steps; the probe is skipped only when the URL cannot be requested at all."""
-    findings, reachable = _classify(url, resolve)
+    findings, reachable = _classify(url, resolve, audience)
     if not reachable:
         return findings
-    return findings + probe_callback_url(url, **probe_options)
+    return findings + probe_callback_url(url, audience=audience, **probe_options)

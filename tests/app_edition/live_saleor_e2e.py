@@ -94,7 +94,7 @@ class AppProcess:
             "CRYPTOPAY_APP_SECRET_KEY": Fernet.generate_key().decode(),
             "ALLOW_LOCAL_SALEOR": "1",  # Saleor runs on this machine
         }
-        self.env.pop("DATABASE_URL", None)
+        self.env.pop("CRYPTOPAY_APP_DATABASE_URL", None)
         self.workdir = workdir
         self.proc = None
 

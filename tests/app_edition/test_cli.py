@@ -36,7 +36,7 @@ def served(tmp_path):
         "DJANGO_SETTINGS_MODULE": "saleor_cryptopay.app.settings",
         "ALLOW_LOCAL_SALEOR": "1",  # the fake Saleor is on loopback
     }
-    env.pop("DATABASE_URL", None)
+    env.pop("CRYPTOPAY_APP_DATABASE_URL", None)
     proc = subprocess.Popen(
         [sys.executable, "-m", "saleor_cryptopay.app.cli", "serve", "--port", str(port)],
         cwd=tmp_path,
@@ -53,11 +53,13 @@ def served(tmp_path):
         except requests.ConnectionError:
             time.sleep(0.2)
 
-    def cli(*args: str, extra_env: dict | None = None) -> subprocess.CompletedProcess:
+    def cli(
+        *args: str, extra_env: dict | None = None, unset: tuple[str, ...] = ()
+    ) -> subprocess.CompletedProcess:
         return subprocess.run(
             [sys.executable, "-m", "saleor_cryptopay.app.cli", *args],
             cwd=tmp_path,
-            env={**env, **(extra_env or {})},
+            env={k: v for k, v in {**env, **(extra_env or {})}.items() if k not in unset},
             capture_output=True,
             text=True,
             timeout=60,
@@ -105,8 +107,24 @@ def test_serve_install_configure(served, saleor, sb):
     checked = cli("check")
     assert checked.returncode == 2, checked.stdout + checked.stderr
     assert "OK api_key: CoinPay24 accepted" in checked.stdout, checked.stdout
-    assert "loopback" in checked.stdout and "reaches this plugin" in checked.stdout
+    assert "loopback" in checked.stdout and "reaches this App" in checked.stdout
     assert sb.coinpay24_api_key not in checked.stdout + checked.stderr
+    # the App's words, not the plugin's (PUBLIC_URL, /plugins/, "this plugin")
+    assert "plugin" not in checked.stdout.lower() and "PUBLIC_URL" not in checked.stdout
+    assert "Set APP_URL to the public https address of the App" in checked.stdout
+
+    # a CoinPay.in.th entry is not told what CoinPay24 does
+    th = ["configure", "--saleor-api-url", saleor.api_url, "--channel", "th"]
+    th += ["--provider", "coinpay_th", "--api-base-url", sb.coinpay_th_base]
+    th += ["--api-key", sb.coinpay_th_key, "--api-secret", sb.coinpay_th_secret]
+    assert cli(*th).returncode == 0
+    checked = cli("check", "--provider", "coinpay_th")
+    assert "coinpay_th @ th" in checked.stdout and "CoinPay24" not in checked.stdout
+    assert "CoinPay.in.th does not follow the redirect" in checked.stdout, checked.stdout
+
+    # APP_URL unset: the App runs on its default, which nobody outside reaches
+    unset = cli("check", unset=("APP_URL",))
+    assert unset.returncode == 2 and "ERROR APP_URL: APP_URL is not set" in unset.stdout
 
     assert "Nothing needs attention." in cli("tasks").stdout
     assert "coinpay24 @ main" in cli("reconcile").stdout
@@ -194,7 +212,6 @@ def test_configure_reads_secrets_from_a_file_the_environment_or_a_prompt(served,
 
 def test_serve_refuses_to_start_without_a_secret_key(tmp_path):
     env = {**os.environ, "CRYPTOPAY_APP_SECRET_KEY": ""}
-    env.pop("DATABASE_URL", None)
     result = subprocess.run(
         [sys.executable, "-m", "saleor_cryptopay.app.cli", "serve", "--port", "9"],
         cwd=tmp_path,

@@ -160,6 +160,7 @@ def test_paid_callback_reports_charge_and_completes_the_checkout(configure, hook
     # Saleor records checkoutComplete before it answers; the App then stores the
     # order id and closes the outbox row: wait for that, not for the call
     wait_for(order_recorded)
+    wait_for(lambda: not OutboxReport.objects.filter(done_at=None).exists())
     [report] = saleor.reports()
     assert report == {
         "id": txn,

@@ -55,7 +55,7 @@ def app_process(tmp_path):
     port = free_port()
     env = {**os.environ, "APP_URL": f"http://127.0.0.1:{port}", "CRYPTOPAY_APP_SECRET_KEY": KEY,
            "ALLOW_LOCAL_SALEOR": "1"}  # Saleor is served on loopback  # fmt: skip
-    env.pop("DATABASE_URL", None)  # the App keeps its own SQLite file
+    env.pop("CRYPTOPAY_APP_DATABASE_URL", None)  # the App keeps its own SQLite file
     cmd = [app_python(), "-m", "saleor_cryptopay.app.cli"]
     env["PYTHONPATH"] = os.getcwd()  # this source tree, whichever Python runs it
     log = open(tmp_path / "app.log", "wb")  # noqa: SIM115

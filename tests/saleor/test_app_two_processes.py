@@ -51,7 +51,7 @@ def two_apps(tmp_path, app_database):
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         env = {**os.environ, "APP_URL": url, "CRYPTOPAY_APP_SECRET_KEY": KEY,
-               "DATABASE_URL": app_database, "PYTHONPATH": os.getcwd(),
+               "CRYPTOPAY_APP_DATABASE_URL": app_database, "PYTHONPATH": os.getcwd(),
                "ALLOW_LOCAL_SALEOR": "1"}  # Saleor is served on loopback  # fmt: skip
         log = open(tmp_path / f"app{n}.log", "wb")  # noqa: SIM115
         # one after the other: each runs the App's migrations at start
