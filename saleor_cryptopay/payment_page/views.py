@@ -57,7 +57,8 @@ def choose_language(request: HttpRequest) -> str:
                 quality = float(params.strip()[2:])
             except ValueError:
                 quality = 0.0
-        ranked.append((-quality, i, tag.split("-")[0].strip().lower()))
+        if quality > 0:  # q=0: "not this one"
+            ranked.append((-quality, i, tag.split("-")[0].strip().lower()))
     for _, _, code in sorted(ranked):
         if code in codes:
             return code

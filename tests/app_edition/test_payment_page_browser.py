@@ -51,7 +51,7 @@ def fits(driver) -> None:
     width = driver.execute_script("return document.documentElement.clientWidth")
     assert driver.execute_script("return document.documentElement.scrollWidth") <= width
     assert driver.find_element(By.ID, "qr").size["width"] >= 250
-    for element in driver.find_elements(By.CSS_SELECTOR, "input, a.button, button.copy"):
+    for element in driver.find_elements(By.CSS_SELECTOR, ".value, a.button, button.copy"):
         box = element.rect
         assert box["x"] >= 0 and box["x"] + box["width"] <= width, element.get_attribute("id")
 
@@ -67,14 +67,16 @@ def test_page_at_phone_and_desktop_width(configure, hook, provider, width):
         text = driver.find_element(By.TAG_NAME, "main").text
         assert "30.00 USD" in text and f"{data['pay_amount']} BTC" in text
         assert "Pay with BTC" in state_text(driver)
-        assert driver.find_element(By.ID, "address").get_attribute("value") == data["address"]
-        assert driver.find_element(By.ID, "amount").get_attribute("value") == data["pay_amount"]
+        assert driver.find_element(By.ID, "address").text == data["address"]
+        assert driver.find_element(By.ID, "amount").text == data["pay_amount"]
         assert driver.find_element(By.ID, "wallet").get_attribute("href") == data["payment_uri"]
         assert scanned_qr(driver) == data["payment_uri"]
         timer = driver.find_element(By.ID, "timer").text
         assert timer.count(":") == 1 and int(timer.split(":")[0]) >= 10
         fits(driver)
         shot(driver, f"{provider}-waiting-{width}")
+        driver.find_element(By.CSS_SELECTOR, "button[data-copy=address]").click()
+        wait_for(lambda: driver.find_element(By.ID, "copied").text == "Copied")
         # keyboard: Tab reaches the copy buttons, the wallet link and the way back
         reached = set()
         body = driver.find_element(By.TAG_NAME, "body")
@@ -112,9 +114,9 @@ def test_underpaid_shows_what_is_missing_at_the_same_address(configure, hook, sb
         sb.act("coinpay_th", invoice.provider_invoice_id, "underpay", fraction="0.5")
         wait_for(lambda: "Part of the payment arrived" in state_text(driver))
         invoice.refresh_from_db()
-        missing = driver.find_element(By.ID, "amount").get_attribute("value")
+        missing = driver.find_element(By.ID, "amount").text
         assert f"Still missing: {missing} BTC" in state_text(driver)
-        assert driver.find_element(By.ID, "address").get_attribute("value") == data["address"]
+        assert driver.find_element(By.ID, "address").text == data["address"]
         assert scanned_qr(driver) == f"bitcoin:{data['address']}?amount={missing}"
         shot(driver, "underpaid")
 
