@@ -164,6 +164,7 @@ def open_invoice(
             previous.payment_id = info.payment_id
             previous.amount = amount
             previous.currency = currency
+            previous.return_url = (_return_url(info.payment_id) or "")[:1000]
             previous.save()
             return previous
         previous.superseded = True

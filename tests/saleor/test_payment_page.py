@@ -19,6 +19,7 @@ from saleor_cryptopay.plugin.payments import PUBLIC_KEY  # noqa: E402
 
 from ..browser import needs_chromium  # noqa: E402
 from .flow import complete, deliver, start  # noqa: E402
+from .test_order_creation import change_total  # noqa: E402
 
 pytestmark = pytest.mark.django_db
 
@@ -123,3 +124,19 @@ def test_shopper_pays_on_the_page_and_is_sent_back(
         wait_for(lambda: "Paid" in state(driver))
         assert driver.execute_script("return window.notReloaded") is True
         wait_for(lambda: driver.current_url == back)
+
+
+def test_updated_coinpay_th_order_keeps_its_page_and_takes_the_new_return_url(
+    configure_gateway, api_client, ready_checkout, checkout_total, product, sb
+):
+    """A changed total updates the same provider order (same address): the
+    same page, now for the new amount and the new payment's returnUrl."""
+    plugin = configure_gateway("coinpay_th")
+    total = checkout_total(ready_checkout)
+    first = start(api_client, ready_checkout, plugin.PLUGIN_ID, total, "https://a.example/1")
+    new_total = change_total(api_client, ready_checkout, product, checkout_total, total)
+    second = start(api_client, ready_checkout, plugin.PLUGIN_ID, new_total, "https://b.example/2")
+    assert second["payment_url"] == first["payment_url"]
+    html = Client().get(page_path(second)).content.decode()
+    assert 'href="https://b.example/2"' in html and "a.example" not in html
+    assert f"{second['amount']} USD" in html and f"{second['pay_amount']} BTC" in html
