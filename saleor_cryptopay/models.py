@@ -49,6 +49,11 @@ class Invoice(models.Model):
     payment_url = models.URLField(max_length=1000, blank=True, default="")
     expires_at = models.DateTimeField(null=True, blank=True)
     provider_data = models.JSONField(default=dict, blank=True)  # last API answer, no secrets
+    # the shopper pays on our payment page (payment_page/): the invoice had an
+    # address from the start (CoinPay.in.th, white-label CoinPay24); hosted
+    # CoinPay24 keeps the provider's page even once the shopper picks a coin there
+    shopper_page = models.BooleanField(default=False)
+    return_url = models.CharField(max_length=1000, blank=True, default="")  # the storefront's
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -112,6 +112,8 @@ def apply_created(invoice: Invoice, created: Created) -> None:
     invoice.pay_currency = created.pay_currency[:16]
     invoice.expires_at = created.expires_at
     invoice.provider_data = json_safe({**created.data, "qr_data": created.qr_data})
+    # an address from the start: the shopper pays on our page (payment_page/)
+    invoice.shopper_page = invoice.shopper_page or bool(created.address)
 
 
 class InvoiceIdReused(ProviderError):

@@ -34,8 +34,10 @@ def dump_dom(url: str) -> str:
 
 
 @contextmanager
-def browser():
-    """A selenium-driven headless Chromium with JavaScript disabled."""
+def browser(*, javascript: bool = False, width: int = 1280, height: int = 900, lang: str = ""):
+    """A selenium-driven headless Chromium, JavaScript disabled unless asked
+    (the payment page's live status needs it); ``width`` × ``height`` CSS
+    pixels; ``lang``: the browser's language (Accept-Language)."""
     webdriver = pytest.importorskip("selenium.webdriver")
     from selenium.webdriver.chrome.service import Service
 
@@ -43,10 +45,22 @@ def browser():
     options.binary_location = CHROMIUM
     for flag in FLAGS:
         options.add_argument(flag)
-    options.add_experimental_option(
-        "prefs", {"profile.managed_default_content_settings.javascript": 2}
-    )
+    options.add_argument(f"--window-size={width},{height}")
+    options.add_argument("--force-device-scale-factor=1")
+    prefs: dict = {}
+    if not javascript:
+        prefs["profile.managed_default_content_settings.javascript"] = 2
+    if lang:
+        options.add_argument(f"--lang={lang}")
+        prefs["intl.accept_languages"] = lang
+    if prefs:
+        options.add_experimental_option("prefs", prefs)
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    # a window is at least 500 px wide: a phone's width is emulated
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600},
+    )
     driver.set_page_load_timeout(60)
     try:
         yield driver

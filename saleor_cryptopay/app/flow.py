@@ -36,6 +36,7 @@ from ..sync import (
 from . import outbox
 from .models import ChannelConfiguration, Installation
 from .payloads import Source
+from .payment_page import page_base
 
 logger = logging.getLogger(__name__)
 
@@ -149,6 +150,7 @@ def _create(
         order_id=source.pk[:36] if source.type_name == "Order" else None,
         amount=amount,
         currency=currency,
+        return_url=(return_url or "")[:1000],
     )
     apply_created(invoice, created)
     try:
@@ -199,7 +201,7 @@ def session_answer(invoice: Invoice, message: str = "") -> dict[str, Any]:
     answer: dict[str, Any] = {
         "pspReference": invoice.provider_invoice_id,
         "amount": format_amount(invoice.amount, invoice.currency),  # required on 3.20
-        "data": contract(invoice),
+        "data": contract(invoice, page_base()),
     }
     if status in CHARGED or status is PaymentStatus.REFUNDED:
         answer["result"] = "CHARGE_SUCCESS"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import callbacks, health, refunds, views, webhooks
+from . import callbacks, health, payment_page, refunds, views, webhooks
 
 urlpatterns = [
     path("", views.index),
@@ -10,4 +10,6 @@ urlpatterns = [
     path("api/webhooks/<slug:slug>", webhooks.webhook),
     path("api/callbacks/<str:key>", callbacks.provider_callback),
     path("api/claim/<str:token>", refunds.claim_page),
+    path("api/pay/<str:token>", payment_page.page),
+    path("api/pay/<str:token>/status", payment_page.status),
 ]

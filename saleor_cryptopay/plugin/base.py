@@ -21,12 +21,13 @@ from ..models import Invoice
 from ..providers.errors import ProviderError
 from ..providers.quota import CALLBACK, CHECKOUT
 from ..sync import open_task
-from . import payments, refunds
+from . import payment_page, payments, refunds
 from .callbacks import handle_callback
 from .config import (
     CALLBACK_PATH,
     CLAIM_PREFIX,
     COMMON_DEFAULTS,
+    PAY_PREFIX,
     REFUND_DEFAULTS,
     as_dict,
     common_structure,
@@ -207,6 +208,8 @@ class CryptoGatewayPlugin(BasePlugin):
     def webhook(self, request, path: str, previous_value) -> HttpResponse:
         if not self.active or not self.channel:
             return HttpResponseNotFound()
+        if path.startswith(PAY_PREFIX):
+            return payment_page.serve(self, request, path[len(PAY_PREFIX) :])
         if path.startswith(CLAIM_PREFIX):
             return refunds.claim_page(self, request, path[len(CLAIM_PREFIX) :].rstrip("/"))
         if path.rstrip("/") != CALLBACK_PATH:

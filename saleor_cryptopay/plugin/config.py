@@ -10,6 +10,7 @@ from ..refund_settings import ICOINPAY_LIVE_URL
 
 CALLBACK_PATH = "/callback"
 CLAIM_PREFIX = "/claim/"
+PAY_PREFIX = "/pay/"  # the shopper's payment page (payment_page/)
 
 
 def common_structure(string_type: str, output_type: str) -> dict:

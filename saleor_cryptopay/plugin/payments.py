@@ -32,6 +32,7 @@ from ..sync import (
     save_new_invoice,
 )
 from .effects import apply_decision
+from .payment_page import page_base
 
 logger = logging.getLogger(__name__)
 
@@ -45,8 +46,9 @@ def active_invoice(payment_id: int, provider: str) -> Optional[Invoice]:
 
 
 def action_data(invoice: Invoice) -> dict[str, Any]:
-    """The storefront contract (``contract.confirmation_data``, shared with the App)."""
-    return confirmation_data(invoice)
+    """The storefront contract (``contract.confirmation_data``, shared with the
+    App), ``payment_url`` on our page where the invoice has one."""
+    return confirmation_data(invoice, page_base(invoice))
 
 
 def _return_url(payment_id: int) -> Optional[str]:
@@ -162,6 +164,7 @@ def open_invoice(
             previous.payment_id = info.payment_id
             previous.amount = amount
             previous.currency = currency
+            previous.return_url = (_return_url(info.payment_id) or "")[:1000]
             previous.save()
             return previous
         previous.superseded = True
@@ -196,6 +199,7 @@ def open_invoice(
         checkout_token=str(info.checkout_token) if info.checkout_token else None,
         amount=amount,
         currency=currency,
+        return_url=(return_url or "")[:1000],
     )
     apply_created(invoice, created)
     save_new_invoice(invoice)  # InvoiceIdReused: a ProviderError, a clear payment error

@@ -95,11 +95,24 @@ def test_coinpay_th_answer_carries_address_amount_and_qr(configure, hook):
     data = answer["data"]
     assert answer["result"] == "CHARGE_ACTION_REQUIRED"
     assert data["address"] and data["pay_currency"] == "BTC" and Decimal(data["pay_amount"]) > 0
-    assert data["payment_url"].startswith("bitcoin:") and "externalUrl" not in answer
+    assert "externalUrl" not in answer
     assert data["qr_data"]
     # the same contract as the plugin's: a QR that scans as the payment URI
     assert data["payment_uri"].startswith(f"bitcoin:{data['address']}?amount=")
     assert decode_qr(data["qr_code"]) == data["payment_uri"]
+
+
+def test_payment_url_opens_the_apps_payment_page(configure, hook, app):
+    """CoinPay.in.th has no hosted page (its URL is a bare ``bitcoin:`` URI):
+    ``payment_url`` is ours, a page a storefront can redirect to."""
+    configure("coinpay_th")
+    _, answer = start(hook, provider="coinpay_th")
+    data = answer["data"]
+    assert data["payment_url"].startswith(f"{app}/api/pay/")
+    page = requests.get(data["payment_url"], timeout=10)
+    assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+    assert data["address"] in page.text and f"{data['pay_amount']} BTC" in page.text
+    assert "30.00 USD" in page.text
 
 
 def test_retry_of_the_same_transaction_reuses_the_invoice(configure, hook, sb):
