@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("cryptopay_app", "0002_refunds"),
+        ("cryptopay_app", "0003_canonical_saleor_urls"),
     ]
 
     operations = [

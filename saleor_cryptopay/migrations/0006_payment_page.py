@@ -11,7 +11,7 @@ def coinpay_th_has_a_page(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("saleor_cryptopay", "0004_app")]
+    dependencies = [("saleor_cryptopay", "0005_invoice_ipn_checked_at")]
 
     operations = [
         migrations.AddField(
