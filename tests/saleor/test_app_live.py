@@ -67,7 +67,7 @@ def app_process(tmp_path):
         try:
             if requests.get(f"{url}/api/manifest", timeout=1).ok:
                 break
-        except (requests.ConnectionError, requests.Timeout):  # still starting, or a loaded machine
+        except requests.RequestException:  # not up yet, or slow to answer: a loaded machine
             time.sleep(0.3)
 
     def cli(*args):

@@ -79,7 +79,7 @@ def two_apps(tmp_path, app_database):
 def _up(url: str) -> bool:
     try:
         return requests.get(f"{url}/api/manifest", timeout=1).ok
-    except requests.ConnectionError:
+    except requests.RequestException:  # not up yet, or slow to answer: a loaded machine
         return False
 
 
