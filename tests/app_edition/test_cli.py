@@ -47,10 +47,10 @@ def served(tmp_path):
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        try:
-            requests.get(f"{url}/api/manifest", timeout=1)
+        try:  # a loaded machine: the first answer may take longer than a second
+            requests.get(f"{url}/api/manifest", timeout=10)
             break
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
             time.sleep(0.2)
 
     def cli(
