@@ -44,9 +44,9 @@ def served(tmp_path):
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            requests.get(f"{url}/api/manifest", timeout=1)
+            requests.get(f"{url}/api/manifest", timeout=10)
             break
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or a loaded machine
             time.sleep(0.2)
 
     def cli(*args: str, unset: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
