@@ -139,7 +139,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"cryptopay-app: {note}", file=sys.stderr, flush=True)
     if args.command == "migrate":
         call_command("migrate", interactive=False, verbosity=1)
-    elif args.command != "serve":  # serve migrates once it holds its port
+    elif args.command != "serve":  # serve migrates once it knows its port is free
         problem = database.not_ready()
         if problem:
             return _fail(problem)
@@ -169,15 +169,16 @@ def serve(args: argparse.Namespace) -> int:
     from django.core.wsgi import get_wsgi_application
 
     from . import database
-    from .serving import PortBusy, make_server
+    from .serving import PortBusy, check_port, make_server
 
     try:
+        check_port(args.host, args.port)
+        call_command("migrate", interactive=False, verbosity=1)
         server = make_server(
             get_wsgi_application(), host=args.host, port=args.port, threads=args.threads
         )
     except PortBusy as exc:
         return _fail(str(exc))
-    call_command("migrate", interactive=False, verbosity=1)
     print(f"cryptopay-app: database: {database.describe()}", flush=True)
     print(f"cryptopay-app: manifest at {settings.APP_URL}/api/manifest", flush=True)
     server.print_listen("Serving on http://{}:{}")  # a log line, in UTC like the rest

@@ -37,16 +37,34 @@ def install_queue_advice(threads: int) -> QueueAdvice:
     return advice
 
 
+def check_port(host: str, port: int) -> None:
+    """Fail early on a port in use, before migrating; the port itself is taken
+    only once the App can answer (a probe meanwhile is refused, not left hanging)."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        with socket.socket(infos[0][0], socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as waitress binds
+            probe.bind(infos[0][4])
+    except OSError as exc:
+        raise PortBusy(_busy(host, port, exc)) from None
+
+
+def _busy(host: str, port: int, exc: OSError) -> str:
+    reason = exc.strerror or str(exc)
+    return (
+        f"cannot listen on {host}:{port}: {reason}. Is another `serve` (or another "
+        "program) using that port? Stop it or choose another --port."
+    )
+
+
 def make_server(application: Any, *, host: str, port: int, threads: int) -> Any:
     import waitress.server
 
     try:
         server = waitress.server.create_server(application, host=host, port=port, threads=threads)
     except OSError as exc:
-        reason = exc.strerror or str(exc)
-        raise PortBusy(
-            f"cannot listen on {host}:{port}: {reason}. Is another `serve` (or another "
-            "program) using that port? Stop it or choose another --port."
-        ) from None
+        raise PortBusy(_busy(host, port, exc)) from None
     install_queue_advice(threads)
     return server

@@ -65,9 +65,9 @@ def app_process(tmp_path):
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
-            if requests.get(f"{url}/api/manifest", timeout=1).ok:
+            if requests.get(f"{url}/api/manifest", timeout=10).ok:
                 break
-        except requests.RequestException:  # not up yet, or slow to answer: a loaded machine
+        except requests.RequestException:  # not listening yet, or a loaded machine
             time.sleep(0.3)
 
     def cli(*args):

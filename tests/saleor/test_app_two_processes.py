@@ -78,8 +78,8 @@ def two_apps(tmp_path, app_database):
 
 def _up(url: str) -> bool:
     try:
-        return requests.get(f"{url}/api/manifest", timeout=1).ok
-    except requests.RequestException:  # not up yet, or slow to answer: a loaded machine
+        return requests.get(f"{url}/api/manifest", timeout=10).ok
+    except requests.RequestException:  # not listening yet, or a loaded machine
         return False
 
 
