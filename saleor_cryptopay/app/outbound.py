@@ -54,7 +54,10 @@ class Reply:
     content: bytes
 
     def json(self) -> Any:
-        return json.loads(self.content)
+        try:
+            return json.loads(self.content)
+        except RecursionError:  # a hostile answer nested deeper than the parser goes
+            raise ValueError("answer nested too deeply") from None
 
 
 def allow_local() -> bool:

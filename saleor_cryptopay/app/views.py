@@ -59,6 +59,10 @@ def _refuse(status: int, message: str) -> JsonResponse:
     return JsonResponse({"success": False, "error": {"message": message}}, status=status)
 
 
+# Saleor posts {"auth_token": "<JWT>"}: a few KB at most
+MAX_REGISTER_BODY = 16 * 1024
+
+
 @csrf_exempt
 def register(request: HttpRequest) -> HttpResponse:
     """Store the token for the Saleor that sent it, once Saleor confirms the
@@ -70,9 +74,11 @@ def register(request: HttpRequest) -> HttpResponse:
         return _refuse(400, "missing or invalid Saleor-Api-Url header")
     if not allowed(api_url):
         return _refuse(403, "this Saleor is not allowed to install the App")
+    if len(request.body) > MAX_REGISTER_BODY:
+        return _refuse(400, "body too large for a registration")
     try:
         token = json.loads(request.body).get("auth_token")
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):  # RecursionError: hostile nesting
         token = None
     if not token or not isinstance(token, str):
         return _refuse(400, "missing auth_token")

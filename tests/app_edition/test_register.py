@@ -161,6 +161,17 @@ def test_errors_do_not_tell_an_open_port_from_a_closed_one(app):
 # -- deadlines, sizes and bounds -----------------------------------------------
 
 
+def test_hostile_register_bodies_get_a_clear_400(app, saleor):
+    """JSON nested 100 000 deep made json.loads raise RecursionError (a 500);
+    a body far larger than any token is refused unread."""
+    headers = {"Saleor-Api-Url": saleor.api_url, "Content-Type": "application/json"}
+    for body in ("[" * 100_000 + "]" * 100_000, '{"auth_token": "' + "x" * 200_000 + '"}'):
+        response = requests.post(f"{app}/api/register", data=body, headers=headers, timeout=60)
+        assert response.status_code == 400, response.text
+        assert response.json()["error"]["message"]
+    assert not saleor.calls and not Installation.objects.exists()
+
+
 def test_a_dripping_saleor_cannot_hold_the_register_request(app, settings):
     settings.SALEOR_CALL_DEADLINE = 2
     with DrippingServer(interval=0.5) as drip:
