@@ -3,6 +3,7 @@ paymentRefund, orderFulfillmentRefundProducts) -> refund request
 (REFUND_ONGOING) -> claim link -> payout queue against the sandbox's iCoinPay
 -> REFUND in Saleor's books."""
 
+import inspect
 import json
 import logging
 from dataclasses import replace
@@ -17,6 +18,7 @@ pytest.importorskip("saleor", reason="Saleor is not installed: run in a Saleor 3
 from django.core.management import call_command  # noqa: E402
 from django.test import Client  # noqa: E402
 from saleor.graphql.core.utils import to_global_id_or_none  # noqa: E402
+from saleor.graphql.tests.fixtures import ApiClient  # noqa: E402
 from saleor.graphql.tests.utils import get_graphql_content  # noqa: E402
 from saleor.order import OrderEvents  # noqa: E402
 from saleor.order.models import Order  # noqa: E402
@@ -415,7 +417,10 @@ def test_every_dashboard_refund_path_ends_with_one_refund_event(
         api_client, ready_checkout, plugin, checkout_total(ready_checkout), sb, "coinpay24"
     )
     total = payment.total
-    with django_capture_on_commit_callbacks(execute=True):
+    # the mutation as committed: 3.21+'s test client runs the on-commit
+    # callbacks itself (wrapping it again would run Saleor's events twice)
+    runs_them = "captureOnCommitCallbacks" in inspect.getsource(ApiClient.post_graphql)
+    with django_capture_on_commit_callbacks(execute=not runs_them):
         if path == "orderRefund":
             result = order_refund(staff, order, total)
         elif path == "paymentRefund":
