@@ -1,6 +1,7 @@
 """Headless Chromium for the page tests: the Debian ``chromium`` and
 ``chromium-driver`` packages driven by selenium (nothing is downloaded).
-JavaScript is switched off: the pages must work without it."""
+JavaScript is switched off: the pages must work without it (the Dashboard
+pages, which live in the Dashboard's iframe, ask for it)."""
 
 from __future__ import annotations
 
@@ -34,8 +35,9 @@ def dump_dom(url: str) -> str:
 
 
 @contextmanager
-def browser():
-    """A selenium-driven headless Chromium with JavaScript disabled."""
+def browser(*, javascript: bool = False):
+    """A selenium-driven headless Chromium, JavaScript disabled unless asked for
+    (the Dashboard pages run inside the Dashboard's iframe and need it)."""
     webdriver = pytest.importorskip("selenium.webdriver")
     from selenium.webdriver.chrome.service import Service
 
@@ -43,9 +45,10 @@ def browser():
     options.binary_location = CHROMIUM
     for flag in FLAGS:
         options.add_argument(flag)
-    options.add_experimental_option(
-        "prefs", {"profile.managed_default_content_settings.javascript": 2}
-    )
+    if not javascript:
+        options.add_experimental_option(
+            "prefs", {"profile.managed_default_content_settings.javascript": 2}
+        )
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(60)
     try:

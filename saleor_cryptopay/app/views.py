@@ -72,10 +72,3 @@ def register(request: HttpRequest) -> HttpResponse:
     installation.save()
     logger.info("cryptopay-app: installed in %s as %s", api_url, app_id)
     return JsonResponse({"success": True})
-
-
-def index(request: HttpRequest) -> HttpResponse:
-    return HttpResponse(
-        "CryptoPay Saleor App: configure channels with `cryptopay-app configure`.",
-        content_type="text/plain",
-    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
+import time
 import uuid
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -141,6 +142,36 @@ class FakeSaleor:
     def received(self) -> list[dict]:
         with self.lock:
             return [c for c in self.calls if not c["down"]]
+
+    # -- the Dashboard's token for the App (``App.accessToken``) -----------
+    def staff_token(
+        self,
+        permissions: tuple[str, ...] = ("MANAGE_APPS", "MANAGE_ORDERS"),
+        *,
+        app: str = APP_ID,
+        expires_in: int = 300,
+        key: Optional[SigningKey] = None,
+        issuer: Optional[str] = None,
+        email: str = "staff@example.com",
+    ) -> str:
+        """The JWT Saleor hands the Dashboard for a staff user opening the App:
+        RS256 with Saleor's key, claims as Saleor's ``create_access_token_for_app``."""
+        now = int(time.time())
+        claims = {
+            "iat": now,
+            "exp": now + expires_in,
+            "iss": issuer or self.api_url,
+            "owner": "saleor",
+            "type": "thirdparty",
+            "email": email,
+            "user_id": gid("User", 7),
+            "is_staff": True,
+            "app": app,
+            "user_permissions": list(permissions),
+            "permissions": [p for p in permissions if p == "HANDLE_PAYMENTS"],
+        }
+        signer = key or self.key
+        return jwt.encode(claims, signer.private, algorithm="RS256", headers={"kid": signer.kid})
 
     # -- webhooks, as Saleor sends them -------------------------------------
     def headers(self, event: str, body: bytes, key: Optional[SigningKey] = None) -> dict:
