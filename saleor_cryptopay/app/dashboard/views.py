@@ -11,7 +11,7 @@ from typing import Optional
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-from . import configuration
+from . import configuration, operations
 from .auth import MANAGE_APPS, MANAGE_ORDERS, Refused, Staff, authenticate
 from .html import Flash, e, page
 
@@ -50,6 +50,7 @@ def _home(staff: Staff, request: HttpRequest, flash: Optional[Flash]) -> str:
 PAGES: dict[str, tuple[Optional[str], Render]] = {
     "home": (None, _home),
     "configuration": (MANAGE_APPS, configuration.render),
+    "operations": (MANAGE_ORDERS, operations.render),
 }
 # action name → (permission, act): act returns the page to show and its flash
 ACTIONS: dict[str, tuple[str, Act]] = {
@@ -57,6 +58,12 @@ ACTIONS: dict[str, tuple[str, Act]] = {
     "configuration-check": (MANAGE_APPS, configuration.run_checks),
     "configuration-activate": (MANAGE_APPS, configuration.set_active(True)),
     "configuration-deactivate": (MANAGE_APPS, configuration.set_active(False)),
+    "resolve-task": (MANAGE_ORDERS, operations.resolve),
+    "refund-retry": (MANAGE_ORDERS, operations.refund_action("retry")),
+    "refund-mark-sent": (MANAGE_ORDERS, operations.refund_action("mark-sent")),
+    "refund-address": (MANAGE_ORDERS, operations.refund_action("address")),
+    "refund-new-link": (MANAGE_ORDERS, operations.refund_action("new-link")),
+    "replay-callback": (MANAGE_ORDERS, operations.replay),
 }
 
 
