@@ -60,7 +60,18 @@ SUBSCRIPTIONS: dict[str, tuple[str, str]] = {
     }} }} }}""",
     ),
 }
-EVENT_BY_SLUG = {slug: event for event, (slug, _) in SUBSCRIPTIONS.items()}
+# asynchronous events: Saleor tells the App, expects no answer
+ASYNC_SUBSCRIPTIONS: dict[str, tuple[str, str]] = {
+    "APP_DELETED": (
+        "app-deleted",
+        """subscription { event { ... on AppDeleted {
+      issuedAt version recipient { id } app { id }
+    } } }""",
+    ),
+}
+EVENT_BY_SLUG = {
+    slug: event for event, (slug, _) in {**SUBSCRIPTIONS, **ASYNC_SUBSCRIPTIONS}.items()
+}
 
 
 def manifest(app_url: str) -> dict[str, Any]:
@@ -83,5 +94,15 @@ def manifest(app_url: str) -> dict[str, Any]:
                 "isActive": True,
             }
             for event, (slug, query) in SUBSCRIPTIONS.items()
+        ]
+        + [
+            {
+                "name": event.replace("_", " ").title(),
+                "asyncEvents": [event],
+                "query": query,
+                "targetUrl": f"{app_url}/api/webhooks/{slug}",
+                "isActive": True,
+            }
+            for event, (slug, query) in ASYNC_SUBSCRIPTIONS.items()
         ],
     }

@@ -25,6 +25,9 @@ class Installation(models.Model):
     token_encrypted = models.TextField()
     jwks = models.JSONField(default=dict, blank=True)  # public keys, cached
     jwks_fetched_at = models.DateTimeField(null=True, blank=True)
+    # set when Saleor deleted the App (APP_DELETED): token gone, nothing sent;
+    # its invoices, refunds and history stay for a reinstall to pick up
+    removed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -69,7 +69,7 @@ def flush(
     *, installation: Optional[Installation] = None, invoice: Optional[Invoice] = None
 ) -> list[str]:
     """Send every pending report (of one installation / invoice), oldest first."""
-    pending = OutboxReport.objects.filter(done_at=None)
+    pending = OutboxReport.objects.filter(done_at=None, installation__removed_at=None)
     if installation is not None:
         pending = pending.filter(installation=installation)
     if invoice is not None:
@@ -111,8 +111,8 @@ def _send(pk: int, *, lock: bool) -> str:
     if lock:
         rows = rows.select_for_update(skip_locked=True, of=("self",))
     row = rows.filter(pk=pk, done_at=None).first()
-    if row is None:
-        return ""
+    if row is None or row.installation.removed_at is not None:
+        return ""  # sent already, or the App was removed: a reinstall sends it
     if row.kind == OutboxReport.COMPLETE and _earlier_pending(row):
         return ""  # the charge must reach Saleor first
     row.attempts += 1

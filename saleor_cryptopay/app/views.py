@@ -67,6 +67,7 @@ def register(request: HttpRequest) -> HttpResponse:
     installation.domain = request.headers.get("Saleor-Domain", "")[:255]
     installation.app_id = app_id
     installation.set_token(token)
+    installation.removed_at = None  # a reinstall picks up what the old one left
     installation.jwks = jwks
     installation.jwks_fetched_at = timezone.now()
     installation.save()

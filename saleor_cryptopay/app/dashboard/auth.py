@@ -57,7 +57,7 @@ def authenticate(request: HttpRequest, permission: Optional[str] = None) -> Staf
         raise Refused(401, "No Dashboard token: open CryptoPay from the Saleor Dashboard.")
     api_url = normalise_api_url(request.headers.get("Saleor-Api-Url", ""))
     installation = Installation.objects.filter(saleor_api_url=api_url).first()
-    if installation is None or getattr(installation, "removed_at", None):
+    if installation is None or installation.removed_at is not None:
         raise Refused(403, "This Saleor has not installed the App.")
     claims = verify_token(installation, token)
     staff = Staff(
