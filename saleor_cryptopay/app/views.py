@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 
 
 def manifest_view(request: HttpRequest) -> HttpResponse:
-    return JsonResponse(manifest(settings.APP_URL))
+    return JsonResponse(manifest(settings.APP_URL, request.headers.get("Saleor-Schema-Version")))
 
 
 def _allowed(api_url: str) -> bool:

@@ -3,6 +3,7 @@ shown with its claim link, acted on through the page (new link, address,
 unknown outcome recorded as sent), tasks resolved with a note, a failed
 provider callback replayed. The same core functions as the CLI."""
 
+# ruff: noqa: F811 (``paid`` is the refund tests' fixture, imported)
 from __future__ import annotations
 
 import pytest
@@ -31,7 +32,7 @@ def click(driver, selector: str) -> None:
     driver.find_element("css selector", selector).click()
 
 
-def test_refund_claim_link_new_link_and_address_from_the_page(paid, hook, saleor, app, sb, ops):  # noqa: F811 (the fixture)
+def test_refund_claim_link_new_link_and_address_from_the_page(paid, hook, saleor, app, sb, ops):
     ask_refund(hook, paid, 12.5)
     refund = RefundRequest.objects.get()
     driver = ops
@@ -52,7 +53,7 @@ def test_refund_claim_link_new_link_and_address_from_the_page(paid, hook, saleor
     wait_for(lambda: refund_events(saleor), "REFUND_SUCCESS")
 
 
-def test_unknown_payout_says_the_rule_and_staff_record_it_sent(paid, hook, saleor, sb, ops):  # noqa: F811 (the fixture)
+def test_unknown_payout_says_the_rule_and_staff_record_it_sent(paid, hook, saleor, sb, ops):
     ask_refund(hook, paid, 30)
     refund = RefundRequest.objects.get()
     from saleor_cryptopay import refunds as core
@@ -80,7 +81,7 @@ def test_unknown_payout_says_the_rule_and_staff_record_it_sent(paid, hook, saleo
     assert task.resolved_at is not None  # the core resolves the refund's task
 
 
-def test_a_task_is_resolved_with_a_note(paid, hook, saleor, sb, ops):  # noqa: F811 (the fixture)
+def test_a_task_is_resolved_with_a_note(paid, hook, saleor, sb, ops):
     ask_refund(hook, paid, 30)
     refund = RefundRequest.objects.get()
     from saleor_cryptopay import refunds as core

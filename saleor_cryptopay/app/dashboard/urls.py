@@ -8,4 +8,5 @@ urlpatterns = [
     path("dashboard/action/<slug:name>", views.action_view),
     # extension URLs: the same shell, opened on another page
     path("dashboard/order", views.shell, {"page_name": "order"}),
+    path("dashboard/about", views.about),
 ]

@@ -11,7 +11,7 @@ from typing import Optional
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-from . import configuration, operations
+from . import configuration, operations, order
 from .auth import MANAGE_APPS, MANAGE_ORDERS, Refused, Staff, authenticate
 from .html import Flash, e, page
 
@@ -22,6 +22,7 @@ STATIC_TYPES = {
     "bridge.js": "text/javascript; charset=utf-8",
     "dashboard.css": "text/css; charset=utf-8",
     "logo.svg": "image/svg+xml",
+    "logo.png": "image/png",  # the manifest's brand logo (Saleor takes PNG)
 }
 
 Render = Callable[[Staff, HttpRequest, Optional[Flash]], str]
@@ -51,6 +52,7 @@ PAGES: dict[str, tuple[Optional[str], Render]] = {
     "home": (None, _home),
     "configuration": (MANAGE_APPS, configuration.render),
     "operations": (MANAGE_ORDERS, operations.render),
+    "order": (MANAGE_ORDERS, order.render),
 }
 # action name → (permission, act): act returns the page to show and its flash
 ACTIONS: dict[str, tuple[str, Act]] = {
@@ -88,6 +90,23 @@ def shell(request: HttpRequest, page_name: str = "home") -> HttpResponse:
         f"<script src='{base}/dashboard/static/bridge.js'></script></body></html>"
     )
     return _html(html)
+
+
+def about(request: HttpRequest) -> HttpResponse:
+    """The manifest's homepage, support and data privacy URLs (public)."""
+    return _plain(
+        "CryptoPay for Saleor",
+        "<p>CoinPay24 and CoinPay.in.th cryptocurrency payments for Saleor, with refunds "
+        "paid back through iCoinPay. Staff configure and operate it from the Saleor "
+        "Dashboard (Apps → CryptoPay).</p>"
+        "<h2 id='support'>Support</h2><p>Ask the team that runs this App for your shop; "
+        "the App's log and <code>cryptopay-app check</code> show what it sees.</p>"
+        "<h2 id='privacy'>Data privacy</h2><p>The App stores, per payment: the Saleor "
+        "transaction and checkout or order ids, amounts, the provider's invoice and its "
+        "answers, and for refunds the address the shopper gives. Provider credentials and "
+        "Saleor's token are stored encrypted. Nothing is shared beyond the payment "
+        "provider and the Saleor that installed the App.</p>",
+    )
 
 
 def static(request: HttpRequest, name: str) -> HttpResponse:
