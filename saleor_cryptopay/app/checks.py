@@ -9,7 +9,7 @@ from typing import Optional
 from django.conf import settings
 
 from ..setup_checks import Finding, Level, check_callback_url, check_credentials
-from . import secrets_box
+from . import problems, secrets_box
 from .models import ChannelConfiguration
 
 
@@ -28,9 +28,14 @@ def check_configuration(config: ChannelConfiguration) -> list[Finding]:
     values = {**config.values, **secrets_box.decrypt_json(config.secrets_encrypted)}
     findings = check_credentials(config.provider, values)
     missing = app_url_finding()
-    if missing:
-        return [*findings, missing]
-    return findings + check_callback_url(config.callback_url)
+    findings = (
+        [*findings, missing] if missing else findings + check_callback_url(config.callback_url)
+    )
+    # Saleor 3.22.36+ shows them in the Dashboard's app list too
+    problems.from_findings(
+        config.installation, f"{config.channel_slug}/{config.provider}", findings
+    )
+    return findings
 
 
 def check_all(

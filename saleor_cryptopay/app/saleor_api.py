@@ -130,8 +130,10 @@ class SaleorClient:
         currency: str,
         message: str = "",
         external_url: str = "",
+        payment_method: str = "",
     ) -> bool:
-        """transactionEventReport; True if Saleor had it already (alreadyProcessed)."""
+        """transactionEventReport; True if Saleor had it already (alreadyProcessed).
+        ``payment_method`` (Saleor 3.22+ only): the coin, in paymentMethodDetails."""
         variables = {
             "id": transaction_id,
             "psp": psp_reference,
@@ -140,7 +142,11 @@ class SaleorClient:
             "message": message[:500] or None,
             "url": external_url or None,
         }
-        data = self.execute(REPORT_MUTATION, variables)["transactionEventReport"] or {}
+        document = REPORT_MUTATION
+        if payment_method:
+            document = REPORT_WITH_METHOD_MUTATION
+            variables["method"] = payment_method[:256]
+        data = self.execute(document, variables)["transactionEventReport"] or {}
         _raise_errors(data)
         return bool(data.get("alreadyProcessed"))
 
@@ -165,6 +171,20 @@ mutation Report($id: ID!, $psp: String!, $type: TransactionEventTypeEnum!,
                 $amount: PositiveDecimal, $message: String, $url: String) {
   transactionEventReport(id: $id, pspReference: $psp, type: $type, amount: $amount,
                          message: $message, externalUrl: $url) {
+    alreadyProcessed
+    transactionEvent { id type }
+    errors { field code message }
+  }
+}
+"""
+
+# Saleor 3.22+: the same report naming the payment method
+REPORT_WITH_METHOD_MUTATION = """
+mutation Report($id: ID!, $psp: String!, $type: TransactionEventTypeEnum!,
+                $amount: PositiveDecimal, $message: String, $url: String, $method: String!) {
+  transactionEventReport(id: $id, pspReference: $psp, type: $type, amount: $amount,
+                         message: $message, externalUrl: $url,
+                         paymentMethodDetails: { other: { name: $method } }) {
     alreadyProcessed
     transactionEvent { id type }
     errors { field code message }

@@ -20,6 +20,7 @@ from .saleor_api import (
     fetch_jwks,
     normalise_api_url,
 )
+from .saleor_version import remember as remember_version
 
 logger = logging.getLogger(__name__)
 
@@ -71,5 +72,6 @@ def register(request: HttpRequest) -> HttpResponse:
     installation.jwks = jwks
     installation.jwks_fetched_at = timezone.now()
     installation.save()
+    remember_version(installation, request.headers.get("Saleor-Schema-Version"))
     logger.info("cryptopay-app: installed in %s as %s", api_url, app_id)
     return JsonResponse({"success": True})

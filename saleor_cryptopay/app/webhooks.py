@@ -24,6 +24,7 @@ from .manifest import EVENT_BY_SLUG
 from .models import Installation
 from .payloads import issued_at
 from .saleor_api import normalise_api_url
+from .saleor_version import remember as remember_version
 from .uninstall import app_deleted
 
 logger = logging.getLogger(__name__)
@@ -80,6 +81,7 @@ def webhook(request: HttpRequest, slug: str) -> HttpResponse:
     except Refused as exc:
         logger.warning("cryptopay-app: refused %s webhook: %s", event, exc)
         return JsonResponse({"error": str(exc)}, status=exc.status)
+    remember_version(installation, payload.get("version"))
     if event == "APP_DELETED":
         return app_deleted(installation, payload)
     return JsonResponse(HANDLERS[event](installation, payload))

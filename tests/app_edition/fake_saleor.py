@@ -54,7 +54,12 @@ class FakeSaleor:
         self.down = False  # answer 503 to everything GraphQL
         self.complete_errors: list[dict] = []  # checkoutComplete answers errors
         self.token = TOKEN
+        # the Saleor version it plays: with the shared schemas at hand, every
+        # document is validated against that version's schema, as Saleor would
+        self.version = "3.20.119"
+        self.problems: list[tuple[str, dict]] = []  # appProblemCreate / Dismiss
         self._reported: dict[tuple, str] = {}
+        self.methods: dict[tuple, Optional[str]] = {}  # paymentMethodDetails name
         self.lock = threading.Lock()
         outer = self
 
@@ -108,8 +113,18 @@ class FakeSaleor:
             )
             if self.down:
                 return 503, {"errors": [{"message": "down"}]}
+            refused = self._invalid(query)
+            if refused:
+                return 400, {"errors": [{"message": m} for m in refused]}
             if auth != f"Bearer {self.token}":
                 return 200, {"data": {"app": None}, "errors": [{"message": "invalid token"}]}
+            if "appProblemCreate" in query:
+                self.problems.append(("create", variables["input"]))
+                problem = {"id": gid("AppProblem")}
+                return 200, {"data": {"appProblemCreate": {"appProblem": problem, "errors": []}}}
+            if "appProblemDismiss" in query:
+                self.problems.append(("dismiss", variables))
+                return 200, {"data": {"appProblemDismiss": {"errors": []}}}
             if "transactionEventReport" in query:
                 return 200, {"data": {"transactionEventReport": self._report(variables)}}
             if "checkoutComplete" in query:
@@ -120,6 +135,14 @@ class FakeSaleor:
                 return 200, {"data": {"app": {"id": APP_ID}}}
         return 400, {"errors": [{"message": "unknown query"}]}
 
+    def _invalid(self, query: str) -> list[str]:
+        from tests import saleor_schema
+
+        key = saleor_schema.version_key(self.version)
+        if key is None or not saleor_schema.available():
+            return []
+        return saleor_schema.errors(query, key)
+
     def _report(self, v: dict) -> dict:
         key = (v["id"], v["psp"], v["type"])
         if key in self._reported:
@@ -129,6 +152,7 @@ class FakeSaleor:
                                     "message": "different amount"}]}  # fmt: skip
             return {"alreadyProcessed": True, "transactionEvent": {"id": "e"}, "errors": []}
         self._reported[key] = v.get("amount")
+        self.methods[key] = v.get("method")
         event = {"id": gid("TransactionEvent", len(self._reported)), "type": v["type"]}
         return {"alreadyProcessed": False, "transactionEvent": event, "errors": []}
 

@@ -14,8 +14,10 @@ from ... import editions
 from ... import refunds as core
 from ...models import CallbackEvent, RefundRequest, StaffTask
 from ...staff_tasks import TaskNotOpen, resolve_task
+from .. import problems
 from ..callbacks import replay_event
 from ..models import ChannelConfiguration
+from ..outbox import PAID_NO_ORDER
 from .auth import Staff
 from .html import Flash, copyable, e, hidden, page, table
 
@@ -153,9 +155,14 @@ def resolve(staff: Staff, request: HttpRequest) -> tuple[str, Flash]:
     if not tasks(staff).filter(pk=task_id).exists():
         return "operations", Flash("error", "No such task.")
     try:
-        resolve_task(task_id, note=request.POST.get("note", ""), by=staff.user)
+        task = resolve_task(task_id, note=request.POST.get("note", ""), by=staff.user)
     except TaskNotOpen as exc:
         return "operations", Flash("error", str(exc))
+    if (
+        task.kind == PAID_NO_ORDER
+        and not tasks(staff).filter(kind=PAID_NO_ORDER, resolved_at=None).exists()
+    ):
+        problems.dismiss(staff.installation, problems.PAID_NO_ORDER)
     return "operations", Flash("success", f"Task #{task_id} resolved.")
 
 
