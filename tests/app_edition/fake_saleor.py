@@ -96,6 +96,20 @@ class FakeSaleor:
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.httpd.server_address[1]}/graphql/"
 
+    @property
+    def version(self) -> str:
+        return self._version
+
+    @version.setter
+    def version(self, value: str) -> None:
+        self._version = value
+        # parse the schema now, not inside a request the App times out
+        from tests import saleor_schema
+
+        key = saleor_schema.version_key(value)
+        if key and saleor_schema.available():
+            saleor_schema.schema(key)
+
     def start(self) -> FakeSaleor:
         self.thread.start()
         return self
@@ -107,13 +121,13 @@ class FakeSaleor:
     # -- GraphQL -----------------------------------------------------------
     def graphql(self, body: dict, auth: str) -> tuple[int, dict]:
         query, variables = body.get("query", ""), body.get("variables") or {}
+        refused = self._invalid(query)
         with self.lock:
             self.calls.append(
                 {"query": query, "variables": variables, "auth": auth, "down": self.down}
             )
             if self.down:
                 return 503, {"errors": [{"message": "down"}]}
-            refused = self._invalid(query)
             if refused:
                 return 400, {"errors": [{"message": m} for m in refused]}
             if auth != f"Bearer {self.token}":

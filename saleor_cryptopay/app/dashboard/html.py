@@ -3,13 +3,30 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from html import escape
+
+from ...money import format_amount
 
 NAV = (("home", "Overview"), ("configuration", "Configuration"), ("operations", "Operations"))
 
 
 def e(value: object) -> str:
     return escape("" if value is None else str(value), quote=True)
+
+
+def money(amount: object, currency: str) -> str:
+    """An order-currency amount at the currency's precision, with its code."""
+    if not isinstance(amount, Decimal):
+        return e(f"{amount} {currency}")
+    return e(f"{format_amount(amount, currency)} {currency}")
+
+
+def coins(amount: object, coin: str) -> str:
+    """A coin amount without trailing zeros (all its digits, never rounded)."""
+    if not isinstance(amount, Decimal):
+        return e(f"{amount if amount is not None else '-'} {coin}")
+    return e(f"{format(amount.normalize(), 'f')} {coin}")
 
 
 @dataclass(frozen=True)

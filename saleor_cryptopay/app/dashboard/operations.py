@@ -19,7 +19,7 @@ from ..callbacks import replay_event
 from ..models import ChannelConfiguration
 from ..outbox import PAID_NO_ORDER
 from .auth import Staff
-from .html import Flash, copyable, e, hidden, page, table
+from .html import Flash, coins, copyable, e, hidden, money, page, table
 
 S = RefundRequest.Status
 RECENT_CALLBACKS = 50
@@ -61,7 +61,7 @@ def _tasks(staff: Staff) -> str:
     rows = [
         f"<tr data-task='{t.pk}'><td>#{t.pk}</td><td>{e(t.kind)}</td>"
         f"<td>{e(t.invoice.provider)} {e(t.invoice.provider_invoice_id)}<br>"
-        f"{e(t.invoice.amount)} {e(t.invoice.currency)}, order {e(t.invoice.order_id or '-')}</td>"
+        f"{money(t.invoice.amount, t.invoice.currency)}, order {e(t.invoice.order_id or '-')}</td>"
         f"<td>{e(t.message)}</td><td><form data-action='resolve-task' class='inline'>"
         f"{hidden('task', t.pk)}<input name='note' placeholder='What you did' required>"
         "<button>Resolve</button></form></td></tr>"
@@ -76,7 +76,7 @@ def _refunds(staff: Staff) -> str:
     edition = editions.load()
     rows = []
     for r in refunds(staff).order_by("-pk")[:100]:
-        details = [f"{e(r.amount)} {e(r.currency)} = {e(r.crypto_amount)} {e(r.coin)}"]
+        details = [f"{money(r.amount, r.currency)} = {coins(r.crypto_amount, r.coin)}"]
         if r.address:
             details.append(f"to <code>{e(r.address)}</code>")
         if r.payout_id or r.txid:

@@ -14,7 +14,7 @@ from ...models import CallbackEvent, Invoice, RefundRequest
 from ..models import OutboxReport
 from ..saleor_api import from_global_id
 from .auth import Staff
-from .html import Flash, copyable, e, page, table
+from .html import Flash, coins, copyable, e, money, page, table
 
 
 def invoices_of(staff: Staff, order_global_id: str):
@@ -37,15 +37,15 @@ def render(staff: Staff, request: HttpRequest, flash: Optional[Flash]) -> str:
 
 def _invoice(invoice: Invoice) -> str:
     received = (
-        f"{e(invoice.received_amount)} {e(invoice.pay_currency)}"
+        coins(invoice.received_amount, invoice.pay_currency)
         if invoice.received_amount is not None
         else "nothing yet"
     )
     facts = (
         f"<section data-invoice='{invoice.pk}'><p><strong>{e(invoice.provider)}</strong> "
         f"invoice <code>{e(invoice.provider_invoice_id)}</code>: <strong>{e(invoice.status)}"
-        f"</strong></p><p>{e(invoice.amount)} {e(invoice.currency)} asked as "
-        f"{e(invoice.pay_amount)} {e(invoice.pay_currency)}; received {received}.</p>"
+        f"</strong></p><p>{money(invoice.amount, invoice.currency)} asked as "
+        f"{coins(invoice.pay_amount, invoice.pay_currency)}; received {received}.</p>"
     )
     if invoice.attention_reason:
         facts += f"<p class='unknown'>{e(invoice.attention_reason)}</p>"
@@ -85,7 +85,7 @@ def _refunds(invoice: Invoice) -> str:
             link = copyable(edition.claim_url(r))
         rows.append(
             f"<tr data-refund='{r.pk}'><td>#{r.pk}</td><td>{e(r.status)}</td>"
-            f"<td>{e(r.amount)} {e(r.currency)} = {e(r.crypto_amount)} {e(r.coin)}</td>"
+            f"<td>{money(r.amount, r.currency)} = {coins(r.crypto_amount, r.coin)}</td>"
             f"<td>{link}</td></tr>"
         )
     return "<h2>Refunds</h2>" + table(
