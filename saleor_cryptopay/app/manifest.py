@@ -85,7 +85,9 @@ def extensions(app_url: str, saleor_version: Optional[str]) -> list[dict[str, An
             "label": "Crypto payment",
             "mount": "ORDER_DETAILS_WIDGETS" if widget else "ORDER_DETAILS_MORE_ACTIONS",
             "target": "WIDGET" if widget else "POPUP",
-            "permissions": ["MANAGE_ORDERS"],
+            # Saleor accepts only the App's own permissions here; the page
+            # itself asks for the staff user's MANAGE_ORDERS
+            "permissions": [],
             "url": f"{app_url}/dashboard/order",
         }
     ]
