@@ -64,6 +64,8 @@ def shown_text(driver, text: str) -> str:
 
 
 def open_page(driver, page: str) -> str:
+    # the page shown may be this one already: wait for the new copy, not the old
+    driver.execute_script("document.querySelectorAll('[data-loaded]').forEach(m => m.remove())")
     driver.find_element("css selector", f"nav a[data-page='{page}']").click()
     return loaded(driver, page)
 
