@@ -27,8 +27,14 @@ from tests.app_edition.dashboard_browser import (
 from tests.app_edition.dashboard_browser import wait_for as wait_in_page
 from tests.browser import needs_chromium
 
-from .test_app_live import APP_INSTALL, BTC, REFUND_ACTION, TXN_INIT, wait_for
-from .test_app_live import app_process  # noqa: F401
+from .test_app_live import (
+    APP_INSTALL,
+    BTC,
+    REFUND_ACTION,
+    TXN_INIT,
+    app_process,  # noqa: F401
+    wait_for,
+)
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow, needs_chromium]
 
