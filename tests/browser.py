@@ -1,6 +1,7 @@
 """Headless Chromium for the page tests: the Debian ``chromium`` and
 ``chromium-driver`` packages driven by selenium (nothing is downloaded).
-JavaScript is switched off: the pages must work without it."""
+JavaScript is switched off: the pages must work without it (the Dashboard
+pages, which live in the Dashboard's iframe, ask for it)."""
 
 from __future__ import annotations
 
@@ -36,8 +37,9 @@ def dump_dom(url: str) -> str:
 @contextmanager
 def browser(*, javascript: bool = False, width: int = 1280, height: int = 900, lang: str = ""):
     """A selenium-driven headless Chromium, JavaScript disabled unless asked
-    (the payment page's live status needs it); ``width`` × ``height`` CSS
-    pixels; ``lang``: the browser's language (Accept-Language)."""
+    (the payment page's live status and the Dashboard pages inside the
+    Dashboard's iframe need it); ``width`` × ``height`` CSS pixels; ``lang``:
+    the browser's language (Accept-Language)."""
     webdriver = pytest.importorskip("selenium.webdriver")
     from selenium.webdriver.chrome.service import Service
 

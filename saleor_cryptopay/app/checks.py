@@ -9,7 +9,7 @@ from typing import Optional
 from django.conf import settings
 
 from ..setup_checks import Audience, Finding, Level, check_callback_url, check_credentials
-from . import secrets_box
+from . import problems, secrets_box
 from .models import ChannelConfiguration
 from .saleor_api import normalise_api_url
 
@@ -46,9 +46,16 @@ def app_url_finding() -> Optional[Finding]:
 def check_configuration(config: ChannelConfiguration) -> list[Finding]:
     values = {**config.values, **secrets_box.decrypt_json(config.secrets_encrypted)}
     findings = check_credentials(config.provider, values)
-    if app_url_finding():  # reported once by check_all's caller; the URL is not real
-        return findings
-    return findings + check_callback_url(config.callback_url, audience=audience(config))
+    missing = app_url_finding()  # reported once by check_all's caller; the URL is not real
+    if not missing:
+        findings = findings + check_callback_url(config.callback_url, audience=audience(config))
+    # Saleor 3.22.36+ shows them in the Dashboard's app list too
+    problems.from_findings(
+        config.installation,
+        f"{config.channel_slug}/{config.provider}",
+        [*findings, missing] if missing else findings,
+    )
+    return findings
 
 
 def check_all(

@@ -15,7 +15,11 @@ from .saleor_api import normalise_api_url
 
 
 class ConfigurationRefused(Exception):
-    pass
+    """``errors``: field name → problem, for a form to show beside each field."""
+
+    def __init__(self, message: str, errors: Optional[dict[str, str]] = None) -> None:
+        super().__init__(message)
+        self.errors = errors or {}
 
 
 def save_configuration(
@@ -49,7 +53,8 @@ def save_configuration(
         errors = validate_refund_fields(merged, check=check)
     if errors:
         raise ConfigurationRefused(
-            "; ".join(f"--{k.replace('_', '-')}: {v}" for k, v in sorted(errors.items()))
+            "; ".join(f"--{k.replace('_', '-')}: {v}" for k, v in sorted(errors.items())),
+            errors,
         )
     config.values = {k: v for k, v in merged.items() if k not in secret_names}
     config.set_secrets({k: str(merged.get(k) or "").strip() for k in secret_names})
@@ -62,7 +67,8 @@ def save_configuration(
             check_credentials(config.build_bridge())
         except ProviderError as exc:
             # the provider's words, never ours: they hold no secret
-            raise ConfigurationRefused(f"the provider refused the credentials: {exc}") from None
+            message = f"the provider refused the credentials: {exc}"
+            raise ConfigurationRefused(message, {"api_key": message}) from None
         note = "credentials checked with the provider"
     with transaction.atomic():
         config.save()

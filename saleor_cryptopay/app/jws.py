@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Optional
 
 from django.utils import timezone
 
@@ -26,15 +27,23 @@ def verify_signature(installation: Installation, signature: str, body: bytes) ->
         return False  # not Saleor's detached form: no reason to ask Saleor for keys
     if installation.jwks and _check(signature, body, installation.jwks):
         return True
+    jwks = refetch_jwks(installation)
+    return jwks is not None and _check(signature, body, jwks)
+
+
+def refetch_jwks(installation: Installation) -> Optional[dict]:
+    """Saleor's keys fetched again (it may have rotated them), at most once per
+    ``REFETCH_INTERVAL``; None when not due or unreachable. Webhook signatures
+    and Dashboard tokens (``dashboard/auth.py``) share it."""
     fetched = installation.jwks_fetched_at
     if fetched and timezone.now() - fetched < REFETCH_INTERVAL:
-        return False
+        return None
     try:
         jwks = fetch_jwks(installation.saleor_api_url)
     except SaleorUnavailable as exc:
         logger.warning("cryptopay-app: JWKS refetch for %s failed: %s", installation, exc)
-        return False
+        return None
     installation.jwks = jwks
     installation.jwks_fetched_at = timezone.now()
     installation.save(update_fields=["jwks", "jwks_fetched_at", "updated_at"])
-    return _check(signature, body, jwks)
+    return jwks

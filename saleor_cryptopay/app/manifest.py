@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 from .. import __version__
+from .saleor_version import at_least
 
 APP_ID = "saleor.cryptopay"  # also the payment gateway id storefronts use
 REQUIRED_SALEOR_VERSION = ">=3.20 <4"
@@ -60,10 +61,40 @@ SUBSCRIPTIONS: dict[str, tuple[str, str]] = {
     }} }} }}""",
     ),
 }
-EVENT_BY_SLUG = {slug: event for event, (slug, _) in SUBSCRIPTIONS.items()}
+# asynchronous events: Saleor tells the App, expects no answer
+ASYNC_SUBSCRIPTIONS: dict[str, tuple[str, str]] = {
+    "APP_DELETED": (
+        "app-deleted",
+        """subscription { event { ... on AppDeleted {
+      issuedAt version recipient { id } app { id }
+    } } }""",
+    ),
+}
+EVENT_BY_SLUG = {
+    slug: event for event, (slug, _) in {**SUBSCRIPTIONS, **ASYNC_SUBSCRIPTIONS}.items()
+}
 
 
-def manifest(app_url: str) -> dict[str, Any]:
+def extensions(app_url: str, saleor_version: Optional[str]) -> list[dict[str, Any]]:
+    """The order page's crypto payment: a widget on Saleor 3.22+, an entry in
+    the order's "more actions" menu (a popup) before, or when Saleor did not
+    say its version."""
+    widget = at_least(saleor_version, (3, 22))
+    return [
+        {
+            "label": "Crypto payment",
+            "mount": "ORDER_DETAILS_WIDGETS" if widget else "ORDER_DETAILS_MORE_ACTIONS",
+            "target": "WIDGET" if widget else "POPUP",
+            # Saleor accepts only the App's own permissions here; the page
+            # itself asks for the staff user's MANAGE_ORDERS
+            "permissions": [],
+            "url": f"{app_url}/dashboard/order",
+        }
+    ]
+
+
+def manifest(app_url: str, saleor_version: Optional[str] = None) -> dict[str, Any]:
+    """``saleor_version``: the Saleor-Schema-Version Saleor sends with the fetch."""
     return {
         "id": APP_ID,
         "version": __version__,
@@ -74,6 +105,11 @@ def manifest(app_url: str) -> dict[str, Any]:
         "tokenTargetUrl": f"{app_url}/api/register",
         "requiredSaleorVersion": REQUIRED_SALEOR_VERSION,
         "author": "saleor-cryptopay",
+        "brand": {"logo": {"default": f"{app_url}/dashboard/static/logo.png"}},
+        "homepageUrl": f"{app_url}/dashboard/about",
+        "supportUrl": f"{app_url}/dashboard/about#support",
+        "dataPrivacyUrl": f"{app_url}/dashboard/about#privacy",
+        "extensions": extensions(app_url, saleor_version),
         "webhooks": [
             {
                 "name": event.replace("_", " ").title(),
@@ -83,5 +119,15 @@ def manifest(app_url: str) -> dict[str, Any]:
                 "isActive": True,
             }
             for event, (slug, query) in SUBSCRIPTIONS.items()
+        ]
+        + [
+            {
+                "name": event.replace("_", " ").title(),
+                "asyncEvents": [event],
+                "query": query,
+                "targetUrl": f"{app_url}/api/webhooks/{slug}",
+                "isActive": True,
+            }
+            for event, (slug, query) in ASYNC_SUBSCRIPTIONS.items()
         ],
     }

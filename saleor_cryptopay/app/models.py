@@ -26,6 +26,11 @@ class Installation(models.Model):
     token_encrypted = models.TextField()
     jwks = models.JSONField(default=dict, blank=True)  # public keys, cached
     jwks_fetched_at = models.DateTimeField(null=True, blank=True)
+    # set when Saleor deleted the App (APP_DELETED): token gone, nothing sent;
+    # its invoices, refunds and history stay for a reinstall to pick up
+    removed_at = models.DateTimeField(null=True, blank=True)
+    # the Saleor version last seen (``saleor_version``): chooses features
+    saleor_version = models.CharField(max_length=32, blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -20,8 +20,10 @@ from django.utils import timezone
 from ..lifecycle import Action, Decision
 from ..models import Invoice
 from ..sync import open_task
+from . import problems
 from .models import Installation, OutboxReport
 from .saleor_api import SaleorClient, SaleorRefused, SaleorUnavailable, from_global_id, global_id
+from .saleor_version import PAYMENT_METHOD_DETAILS, at_least
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +71,7 @@ def flush(
     *, installation: Optional[Installation] = None, invoice: Optional[Invoice] = None
 ) -> list[str]:
     """Send every pending report (of one installation / invoice), oldest first."""
-    pending = OutboxReport.objects.filter(done_at=None)
+    pending = OutboxReport.objects.filter(done_at=None, installation__removed_at=None)
     if installation is not None:
         pending = pending.filter(installation=installation)
     if invoice is not None:
@@ -111,8 +113,8 @@ def _send(pk: int, *, lock: bool) -> str:
     if lock:
         rows = rows.select_for_update(skip_locked=True, of=("self",))
     row = rows.filter(pk=pk, done_at=None).first()
-    if row is None:
-        return ""
+    if row is None or row.installation.removed_at is not None:
+        return ""  # sent already, or the App was removed: a reinstall sends it
     if row.kind == OutboxReport.COMPLETE and _earlier_pending(row):
         return ""  # the charge must reach Saleor first
     row.attempts += 1
@@ -126,6 +128,8 @@ def _send(pk: int, *, lock: bool) -> str:
         return f"kept {row}: {exc}"
     except SaleorRefused as exc:
         return _refused(row, exc)
+    if row.last_error.startswith("refused"):
+        _refusal_resolved(row)
     row.done_at = timezone.now()
     row.result = result[:2000]
     row.last_error = ""
@@ -139,6 +143,16 @@ def _earlier_pending(row: OutboxReport) -> bool:
 
 def _client(installation: Installation) -> SaleorClient:
     return SaleorClient(installation.saleor_api_url, installation.token)
+
+
+def _payment_method(row: OutboxReport) -> str:
+    """The coin the shopper paid with, for a Saleor that takes paymentMethodDetails."""
+    coin = row.invoice.pay_currency
+    if row.event_type != "CHARGE_SUCCESS" or not coin:
+        return ""
+    if not at_least(row.installation.saleor_version, PAYMENT_METHOD_DETAILS):
+        return ""
+    return f"Cryptocurrency ({coin.upper()})"
 
 
 def _deliver(row: OutboxReport) -> str:
@@ -155,6 +169,7 @@ def _deliver(row: OutboxReport) -> str:
             external_url=invoice.payment_url
             if invoice.payment_url.startswith("http") and not row.psp_reference
             else "",
+            payment_method=_payment_method(row),
         )
         return f"{row.event_type} already processed" if already else f"{row.event_type} reported"
     order_id = client.checkout_complete(global_id("Checkout", invoice.checkout_token or ""))
@@ -173,6 +188,7 @@ def _refused(row: OutboxReport, exc: SaleorRefused) -> str:
         invoice.flag(PAID_NO_ORDER, reason=message)
         invoice.save(update_fields=["flags", "needs_attention", "attention_reason", "updated_at"])
         open_task(invoice, PAID_NO_ORDER, message)
+        problems.report(row.installation, problems.PAID_NO_ORDER, message)
         row.done_at = timezone.now()
         row.result = f"refused: {exc}"[:2000]
         row.save(update_fields=["attempts", "last_attempt_at", "done_at", "result"])
@@ -182,5 +198,15 @@ def _refused(row: OutboxReport, exc: SaleorRefused) -> str:
     row.last_error = f"refused: {exc}"[:2000]
     row.save(update_fields=["attempts", "last_attempt_at", "last_error"])
     open_task(invoice, REPORT_REFUSED, f"Saleor refused {row.event_type}: {exc}")
+    problems.report(row.installation, problems.REPORT_REFUSED, f"Saleor refused {row}: {exc}")
     logger.warning("cryptopay-app: Saleor refused %s: %s", row, exc)
     return f"refused {row}: {exc}"
+
+
+def _refusal_resolved(row: OutboxReport) -> None:
+    """Saleor took a report it had refused: the problem goes once none is left."""
+    others = OutboxReport.objects.filter(
+        installation=row.installation, done_at=None, last_error__startswith="refused"
+    ).exclude(pk=row.pk)
+    if not others.exists():
+        problems.dismiss(row.installation, problems.REPORT_REFUSED)

@@ -38,7 +38,7 @@ from ..models import Invoice, RefundRequest
 from ..money import format_amount
 from ..providers.icoinpay import ICoinPayClient
 from ..refund_settings import claim_days, payout_client_from, payout_coin, rate_choice
-from . import flow, outbox
+from . import flow, outbox, problems
 from .models import ChannelConfiguration, Installation, OutboxReport, RefundRequestKey
 from .payloads import Payload, action
 
@@ -202,6 +202,7 @@ def record_sent(refund: RefundRequest) -> None:
         )
         mark_recorded(refund)
     outbox.flush(invoice=refund.invoice)
+    _payout_problem_resolved(installation)
 
 
 def payout_problem(refund: RefundRequest) -> None:
@@ -221,3 +222,18 @@ def payout_problem(refund: RefundRequest) -> None:
             f"{refund.refused_reason}",
         )
     outbox.flush(invoice=refund.invoice)
+    problems.report(
+        installation,
+        problems.PAYOUT,
+        f"Refund #{refund.pk} ({amount} {refund.currency}) is {refund.status}: "
+        f"{refund.refused_reason} Open CryptoPay → Operations.",
+    )
+
+
+def _payout_problem_resolved(installation: Installation) -> None:
+    waiting = RefundRequest.objects.filter(
+        invoice__saleor_api_url=installation.saleor_api_url,
+        status__in=(RefundRequest.Status.FAILED, RefundRequest.Status.NEEDS_ATTENTION),
+    )
+    if not waiting.exists():
+        problems.dismiss(installation, problems.PAYOUT)

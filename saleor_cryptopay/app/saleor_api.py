@@ -173,8 +173,10 @@ class SaleorClient:
         currency: str,
         message: str = "",
         external_url: str = "",
+        payment_method: str = "",
     ) -> bool:
-        """transactionEventReport; True if Saleor had it already (alreadyProcessed)."""
+        """transactionEventReport; True if Saleor had it already (alreadyProcessed).
+        ``payment_method`` (Saleor 3.22+ only): the coin, in paymentMethodDetails."""
         variables = {
             "id": transaction_id,
             "psp": psp_reference,
@@ -183,7 +185,11 @@ class SaleorClient:
             "message": message[:500] or None,
             "url": external_url or None,
         }
-        data = self.execute(REPORT_MUTATION, variables)["transactionEventReport"] or {}
+        document = REPORT_MUTATION
+        if payment_method:
+            document = REPORT_WITH_METHOD_MUTATION
+            variables["method"] = payment_method[:256]
+        data = self.execute(document, variables)["transactionEventReport"] or {}
         _raise_errors(data)
         return bool(data.get("alreadyProcessed"))
 
@@ -218,6 +224,21 @@ mutation Report($id: ID!, $psp: String!, $type: TransactionEventTypeEnum!,
 APP_QUERY = """
 query AppIdentity {
   app { id identifier }
+}
+"""
+
+# Saleor 3.22+: the same report naming the payment method
+REPORT_WITH_METHOD_MUTATION = """
+# saleor>=3.22 (paymentMethodDetails)
+mutation Report($id: ID!, $psp: String!, $type: TransactionEventTypeEnum!,
+                $amount: PositiveDecimal, $message: String, $url: String, $method: String!) {
+  transactionEventReport(id: $id, pspReference: $psp, type: $type, amount: $amount,
+                         message: $message, externalUrl: $url,
+                         paymentMethodDetails: { other: { name: $method } }) {
+    alreadyProcessed
+    transactionEvent { id type }
+    errors { field code message }
+  }
 }
 """
 

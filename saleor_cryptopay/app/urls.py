@@ -1,9 +1,11 @@
-from django.urls import path
+from django.urls import include, path
 
 from . import callbacks, health, payment_page, refunds, views, webhooks
+from .dashboard import views as dashboard
 
 urlpatterns = [
-    path("", views.index),
+    path("", dashboard.shell),
+    path("", include("saleor_cryptopay.app.dashboard.urls")),
     path("api/manifest", views.manifest_view),
     path("api/health", health.health),
     path("api/register", views.register),

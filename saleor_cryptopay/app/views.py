@@ -23,6 +23,7 @@ from .saleor_api import (
     fetch_jwks,
     normalise_api_url,
 )
+from .saleor_version import remember as remember_version
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ UNREACHABLE = "Saleor could not be reached or did not answer as Saleor"
 
 
 def manifest_view(request: HttpRequest) -> HttpResponse:
-    return JsonResponse(manifest(settings.APP_URL))
+    return JsonResponse(manifest(settings.APP_URL, request.headers.get("Saleor-Schema-Version")))
 
 
 def allowed(api_url: str) -> bool:
@@ -119,6 +120,7 @@ def _register(request: HttpRequest, api_url: str, token: str) -> HttpResponse:
     installation.domain = request.headers.get("Saleor-Domain", "")[:255]
     installation.app_id = app_id
     installation.set_token(token)
+    installation.removed_at = None  # a reinstall picks up what the old one left
     installation.jwks = jwks
     installation.jwks_fetched_at = timezone.now()
     try:
@@ -126,6 +128,7 @@ def _register(request: HttpRequest, api_url: str, token: str) -> HttpResponse:
             installation.save()
     except IntegrityError:  # the same Saleor registered at the same moment
         return _refuse(409, "the App is already installed in this Saleor")
+    remember_version(installation, request.headers.get("Saleor-Schema-Version"))
     logger.info("cryptopay-app: installed in %s as %s", api_url, app_id)
     return JsonResponse({"success": True})
 
@@ -142,9 +145,3 @@ def _token_works(installation: Installation) -> bool:
 def _max_installations() -> int:
     return int(getattr(settings, "MAX_SALEOR_INSTALLATIONS", MAX_INSTALLATIONS))
 
-
-def index(request: HttpRequest) -> HttpResponse:
-    return HttpResponse(
-        "CryptoPay Saleor App: configure channels with `cryptopay-app configure`.",
-        content_type="text/plain",
-    )

@@ -24,6 +24,8 @@ from .manifest import EVENT_BY_SLUG
 from .models import Installation
 from .payloads import issued_at
 from .saleor_api import normalise_api_url
+from .saleor_version import remember as remember_version
+from .uninstall import app_deleted
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +46,7 @@ def authenticate(request: HttpRequest, event: str) -> tuple[Installation, dict[s
         if api_url
         else None
     )
-    if installation is None:
+    if installation is None or installation.removed_at is not None:
         raise Refused(401, "unknown Saleor instance")
     if request.headers.get("Saleor-Event", "").upper() != event:
         raise Refused(400, "wrong event for this endpoint")
@@ -79,4 +81,7 @@ def webhook(request: HttpRequest, slug: str) -> HttpResponse:
     except Refused as exc:
         logger.warning("cryptopay-app: refused %s webhook: %s", event, exc)
         return JsonResponse({"error": str(exc)}, status=exc.status)
+    remember_version(installation, payload.get("version"))
+    if event == "APP_DELETED":
+        return app_deleted(installation, payload)
     return JsonResponse(HANDLERS[event](installation, payload))

@@ -10,6 +10,7 @@ import base64
 import contextlib
 import json
 import threading
+import time
 import uuid
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -63,7 +64,12 @@ class FakeSaleor:
             TOKEN: (APP_ID, IDENTIFIER),
             OTHER_TOKEN: (OTHER_APP_ID, "other.app"),
         }
+        # the Saleor version it plays: with the shared schemas at hand, every
+        # document is validated against that version's schema, as Saleor would
+        self.version = "3.20.119"
+        self.problems: list[tuple[str, dict]] = []  # appProblemCreate / Dismiss
         self._reported: dict[tuple, str] = {}
+        self.methods: dict[tuple, Optional[str]] = {}  # paymentMethodDetails name
         self.lock = threading.Lock()
         outer = self
 
@@ -103,6 +109,20 @@ class FakeSaleor:
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.httpd.server_address[1]}/graphql/"
 
+    @property
+    def version(self) -> str:
+        return self._version
+
+    @version.setter
+    def version(self, value: str) -> None:
+        self._version = value
+        # parse the schema now, not inside a request the App times out
+        from tests import saleor_schema
+
+        key = saleor_schema.version_key(value)
+        if key and saleor_schema.available():
+            saleor_schema.schema(key)
+
     def start(self) -> FakeSaleor:
         self.thread.start()
         return self
@@ -114,15 +134,25 @@ class FakeSaleor:
     # -- GraphQL -----------------------------------------------------------
     def graphql(self, body: dict, auth: str) -> tuple[int, dict]:
         query, variables = body.get("query", ""), body.get("variables") or {}
+        refused = self._invalid(query)
         with self.lock:
             self.calls.append(
                 {"query": query, "variables": variables, "auth": auth, "down": self.down}
             )
             if self.down:
                 return 503, {"errors": [{"message": "down"}]}
+            if refused:
+                return 400, {"errors": [{"message": m} for m in refused]}
             app = self.apps.get(auth.removeprefix("Bearer "))
             if app is None:
                 return 200, {"data": {"app": None}, "errors": [{"message": "invalid token"}]}
+            if "appProblemCreate" in query:
+                self.problems.append(("create", variables["input"]))
+                problem = {"id": gid("AppProblem")}
+                return 200, {"data": {"appProblemCreate": {"appProblem": problem, "errors": []}}}
+            if "appProblemDismiss" in query:
+                self.problems.append(("dismiss", variables))
+                return 200, {"data": {"appProblemDismiss": {"errors": []}}}
             if "transactionEventReport" in query:
                 return 200, {"data": {"transactionEventReport": self._report(variables)}}
             if "checkoutComplete" in query:
@@ -133,6 +163,14 @@ class FakeSaleor:
                 return 200, {"data": {"app": {"id": app[0], "identifier": app[1]}}}
         return 400, {"errors": [{"message": "unknown query"}]}
 
+    def _invalid(self, query: str) -> list[str]:
+        from tests import saleor_schema
+
+        key = saleor_schema.version_key(self.version)
+        if key is None or not saleor_schema.available():
+            return []
+        return saleor_schema.errors(query, key)
+
     def _report(self, v: dict) -> dict:
         key = (v["id"], v["psp"], v["type"])
         if key in self._reported:
@@ -142,6 +180,7 @@ class FakeSaleor:
                                     "message": "different amount"}]}  # fmt: skip
             return {"alreadyProcessed": True, "transactionEvent": {"id": "e"}, "errors": []}
         self._reported[key] = v.get("amount")
+        self.methods[key] = v.get("method")
         event = {"id": gid("TransactionEvent", len(self._reported)), "type": v["type"]}
         return {"alreadyProcessed": False, "transactionEvent": event, "errors": []}
 
@@ -164,6 +203,36 @@ class FakeSaleor:
             for t in old:
                 del self.apps[t]
             self.apps[token] = (app_id, IDENTIFIER)
+
+    # -- the Dashboard's token for the App (``App.accessToken``) -----------
+    def staff_token(
+        self,
+        permissions: tuple[str, ...] = ("MANAGE_APPS", "MANAGE_ORDERS"),
+        *,
+        app: str = APP_ID,
+        expires_in: int = 300,
+        key: Optional[SigningKey] = None,
+        issuer: Optional[str] = None,
+        email: str = "staff@example.com",
+    ) -> str:
+        """The JWT Saleor hands the Dashboard for a staff user opening the App:
+        RS256 with Saleor's key, claims as Saleor's ``create_access_token_for_app``."""
+        now = int(time.time())
+        claims = {
+            "iat": now,
+            "exp": now + expires_in,
+            "iss": issuer or self.api_url,
+            "owner": "saleor",
+            "type": "thirdparty",
+            "email": email,
+            "user_id": gid("User", 7),
+            "is_staff": True,
+            "app": app,
+            "user_permissions": list(permissions),
+            "permissions": [p for p in permissions if p == "HANDLE_PAYMENTS"],
+        }
+        signer = key or self.key
+        return jwt.encode(claims, signer.private, algorithm="RS256", headers={"kid": signer.kid})
 
     # -- webhooks, as Saleor sends them -------------------------------------
     def headers(self, event: str, body: bytes, key: Optional[SigningKey] = None) -> dict:

@@ -37,7 +37,8 @@ def test_manifest(app):
     assert data["tokenTargetUrl"] == f"{app}/api/register"
     assert data["appUrl"] == f"{app}/"
     assert data["requiredSaleorVersion"] == ">=3.20 <4"
-    events = {e for w in data["webhooks"] for e in w["syncEvents"]}
+    events = {e for w in data["webhooks"] for e in w.get("syncEvents", [])}
+    assert {e for w in data["webhooks"] for e in w.get("asyncEvents", [])} == {"APP_DELETED"}
     assert events == {
         "PAYMENT_GATEWAY_INITIALIZE_SESSION",
         "TRANSACTION_INITIALIZE_SESSION",

@@ -115,7 +115,7 @@ def test_app_install_and_paid_checkout(
     content = staff_api_client.post_graphql(APP_INSTALL, {"url": f"{app_url}/api/manifest"})
     assert not content.json()["data"]["appInstall"]["errors"]
     app = App.objects.get(identifier="saleor.cryptopay")
-    assert app.is_active and app.webhooks.count() == 5
+    assert app.is_active and app.webhooks.count() == 6  # five sync events and APP_DELETED
 
     configured = cli("configure", "--saleor-api-url", saleor_api, "--channel", "main",
                      "--provider", "coinpay24", "--api-key", sb.coinpay24_api_key,

@@ -29,7 +29,11 @@ from saleor.webhook.transport.asynchronous.transport import (  # noqa: E402
 )
 
 from saleor_cryptopay.app import payloads  # noqa: E402
-from saleor_cryptopay.app.manifest import SUBSCRIPTIONS, manifest  # noqa: E402
+from saleor_cryptopay.app.manifest import (  # noqa: E402
+    ASYNC_SUBSCRIPTIONS,
+    SUBSCRIPTIONS,
+    manifest,
+)
 from saleor_cryptopay.app.signature import check  # noqa: E402
 
 
@@ -37,7 +41,7 @@ def test_manifest_passes_saleors_validation():
     data = manifest("https://cryptopay.example")
     clean_manifest_data(data, raise_for_saleor_version=True)  # raises when invalid
     events = sorted(e for w in data["webhooks"] for e in w["events"])
-    assert events == sorted(e.lower() for e in SUBSCRIPTIONS)
+    assert events == sorted(e.lower() for e in {**SUBSCRIPTIONS, **ASYNC_SUBSCRIPTIONS})
 
 
 @pytest.mark.django_db

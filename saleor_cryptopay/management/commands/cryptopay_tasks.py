@@ -1,5 +1,4 @@
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 
 
 class Command(BaseCommand):
@@ -16,11 +15,12 @@ class Command(BaseCommand):
         from ...models import StaffTask
 
         if resolve is not None:
-            updated = StaffTask.objects.filter(pk=resolve, resolved_at=None).update(
-                resolved_at=timezone.now()
-            )
-            if not updated:
-                raise CommandError(f"no open task #{resolve}")
+            from ...staff_tasks import TaskNotOpen, resolve_task
+
+            try:
+                resolve_task(resolve)
+            except TaskNotOpen as exc:
+                raise CommandError(str(exc)) from None
             self.stdout.write(f"task #{resolve} resolved")
             return
         tasks = StaffTask.objects.select_related("invoice")
