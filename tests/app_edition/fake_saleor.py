@@ -195,6 +195,23 @@ class FakeSaleor:
         with self.lock:
             return [c for c in self.calls if not c["down"]]
 
+    @property
+    def token(self) -> str:
+        """This App's token in this Saleor."""
+        with self.lock:
+            return self._own()[0]
+
+    @token.setter
+    def token(self, value: str) -> None:
+        """Saleor now knows this App by ``value`` (same app id); the old token stops working."""
+        with self.lock:
+            old, app = self._own()
+            del self.apps[old]
+            self.apps[value] = app
+
+    def _own(self) -> tuple[str, tuple[str, str]]:
+        return next((t, a) for t, a in self.apps.items() if a[1] == IDENTIFIER)
+
     def reinstall(self, token: str, app_id: str) -> None:
         """The App uninstalled and installed again: a new app id and token,
         and the old token no longer works."""
