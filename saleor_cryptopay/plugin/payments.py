@@ -11,14 +11,16 @@ from decimal import Decimal
 from typing import Any, Optional
 
 from django.db import transaction
+from saleor.channel.models import Channel
 from saleor.checkout.models import Checkout
+from saleor.order.models import Order
 from saleor.payment import TransactionKind
 from saleor.payment.interface import GatewayResponse, PaymentData
 from saleor.payment.models import Payment, Transaction
 
 from ..bridges.base import Observed, ProviderBridge
 from ..contract import confirmation_data
-from ..gateway_config import BEFORE_PAYMENT, GatewaySettings, render
+from ..gateway_config import BEFORE_PAYMENT, GatewaySettings, invoice_texts
 from ..lifecycle import CLOSED
 from ..models import Invoice
 from ..money import quantize
@@ -123,6 +125,16 @@ def published(payment: Payment) -> Optional[dict[str, Any]]:
     return data if isinstance(data, dict) else None
 
 
+def _shopper_names(info: PaymentData, channel_slug: str) -> tuple[str, str]:
+    """The channel's name and the order's number (before_payment), which the
+    shopper knows, for the invoice texts and the claim page."""
+    shop = Channel.objects.filter(slug=channel_slug).values_list("name", flat=True).first()
+    number = None
+    if info.order_id:
+        number = Order.objects.filter(pk=info.order_id).values_list("number", flat=True).first()
+    return str(shop or ""), "" if number is None else str(number)[:32]
+
+
 def open_invoice(
     info: PaymentData,
     bridge: ProviderBridge,
@@ -172,13 +184,17 @@ def open_invoice(
 
     reference = info.graphql_payment_id or str(info.payment_id)
     return_url = _return_url(info.payment_id)
-    values = {
-        "reference": reference,
-        "channel": channel_slug,
-        "checkout": info.checkout_token or "",
-        "amount": amount,
-        "currency": currency,
-    }
+    shop, order_number = _shopper_names(info, channel_slug)
+    title, description = invoice_texts(
+        settings,
+        reference=reference,
+        channel=channel_slug,
+        shop=shop,
+        order_number=order_number,
+        checkout=str(info.checkout_token or ""),
+        amount=amount,
+        currency=currency,
+    )
     created = bridge.create(
         reference=reference,
         amount=amount,
@@ -186,8 +202,8 @@ def open_invoice(
         callback_url=callback_url,
         success_url=return_url,
         cancel_url=return_url,
-        title=render(settings.title_template, **values),
-        description=render(settings.description_template, **values),
+        title=title,
+        description=description,
     )
     invoice = Invoice(
         provider=bridge.provider,
@@ -196,6 +212,8 @@ def open_invoice(
         checkout_token=str(info.checkout_token) if info.checkout_token else None,
         amount=amount,
         currency=currency,
+        shop_name=shop[:255],
+        order_number=order_number,
     )
     apply_created(invoice, created)
     invoice.save()
