@@ -46,7 +46,7 @@ def served(tmp_path):
         try:
             requests.get(f"{url}/api/manifest", timeout=1)
             break
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not up yet, or migrating
             time.sleep(0.2)
 
     def cli(*args: str) -> subprocess.CompletedProcess:
