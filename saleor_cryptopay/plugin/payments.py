@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -130,8 +131,12 @@ def _shopper_names(info: PaymentData, channel_slug: str) -> tuple[str, str]:
     shopper knows, for the invoice texts and the claim page."""
     shop = Channel.objects.filter(slug=channel_slug).values_list("name", flat=True).first()
     number = None
-    if info.order_id:
-        number = Order.objects.filter(pk=info.order_id).values_list("number", flat=True).first()
+    try:  # Saleor passes str(None) when there is no order yet
+        order_pk = uuid.UUID(str(info.order_id)) if info.order_id else None
+    except ValueError:
+        order_pk = None
+    if order_pk is not None:
+        number = Order.objects.filter(pk=order_pk).values_list("number", flat=True).first()
     return str(shop or ""), "" if number is None else str(number)[:32]
 
 

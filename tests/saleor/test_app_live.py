@@ -66,7 +66,7 @@ def app_process(tmp_path):
         try:
             if requests.get(f"{url}/api/manifest", timeout=1).ok:
                 break
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not up yet, or migrating
             time.sleep(0.3)
 
     def cli(*args):
