@@ -17,6 +17,8 @@ from .providers.icoinpay import ICoinPayClient
 from .refunds import AddressRejected, ClaimError, claim, open_claim
 
 _CSS = (
+    # border-box: the address input's width:100% plus padding overflowed the card
+    "*,*::before,*::after{box-sizing:border-box}"
     "body{font-family:system-ui,sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem;"
     "color:#222}.box{border:1px solid #ccc;border-radius:8px;padding:1rem;margin:1rem 0}"
     ".err{background:#fee;border:1px solid #c33;padding:.5rem}"
@@ -52,9 +54,12 @@ def claim_view(
     checker: Optional[ICoinPayClient],
     shop: str = "",
     channel: Optional[str] = None,
+    order_number: str = "",
 ) -> HttpResponse:
     """GET: the amount and an address form. POST: the address (claims the
-    refund). ``channel``: the route's channel; a token of another is refused."""
+    refund). ``channel``: the route's channel; a token of another is refused.
+    ``shop`` and ``order_number``: what the shopper knows (the edition's
+    current names), else what the invoice recorded; never Saleor's ids."""
     if request.method not in ("GET", "HEAD", "POST"):
         return _page("Refund", "<p>Method not allowed.</p>", 405)
     try:
@@ -75,7 +80,9 @@ def claim_view(
             return _page("Refund link", f'<p class="err">{_e(exc)}</p>', 410)
         else:
             return _done(refund)
-    return _form(refund, shop, error, address, 400 if error else 200)
+    shop = shop or refund.invoice.shop_name
+    order_number = order_number or refund.invoice.order_number
+    return _form(refund, shop, order_number, error, address, 400 if error else 200)
 
 
 def _amounts(refund) -> str:
@@ -87,8 +94,10 @@ def _amounts(refund) -> str:
     )
 
 
-def _form(refund, shop: str, error: Optional[str], address: str, status: int) -> HttpResponse:
-    order = f" for order {_e(refund.order_id)}" if refund.order_id else ""
+def _form(
+    refund, shop: str, order_number: str, error: Optional[str], address: str, status: int
+) -> HttpResponse:
+    order = f" for order #{_e(order_number)}" if order_number else ""
     body = (
         f"<p>{_e(shop) or 'The shop'} is refunding your crypto payment{order}.</p>"
         f'<div class="box">{_amounts(refund)}'

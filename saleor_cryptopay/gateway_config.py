@@ -15,9 +15,23 @@ from urllib.parse import urlsplit
 AFTER_PAYMENT = "after_payment"  # order created once paid (action-required flow)
 BEFORE_PAYMENT = "before_payment"  # order created unpaid at once, charged on callback
 ORDER_CREATION_CHOICES = (AFTER_PAYMENT, BEFORE_PAYMENT)
-TEMPLATE_FIELDS = ("reference", "channel", "checkout", "amount", "currency")
-DEFAULT_TITLE = "Order {reference}"
-DEFAULT_DESCRIPTION = "Payment {reference} in {channel}"
+# The App completes the checkout only once paid (Saleor's transaction flow
+# has no unpaid order to charge later), so it refuses before_payment
+APP_ORDER_CREATION_CHOICES = (AFTER_PAYMENT,)
+APP_ORDER_CREATION_REFUSED = (
+    "The App creates the order when the invoice is paid (after_payment); "
+    "before_payment is available in the plugin edition only."
+)
+TEMPLATE_FIELDS = ("reference", "channel", "checkout", "amount", "currency", "shop", "purchase")
+# what the shopper knows: the shop (channel name) and their order or checkout,
+# never Saleor's ids (a base64 transaction id overflowed the provider's page)
+DEFAULT_TITLE = "{shop}"
+DEFAULT_DESCRIPTION = "Payment for {purchase}"
+# the defaults before 0.3, stored by every saved configuration: read as today's
+LEGACY_TEMPLATES = {
+    "Order {reference}": DEFAULT_TITLE,
+    "Payment {reference} in {channel}": DEFAULT_DESCRIPTION,
+}
 MAX_TOLERANCE_PERCENT = Decimal(10)
 ACTION_NAME_CHOICES = ("official", "docs")
 
@@ -87,11 +101,16 @@ def parse_settings(
         if order_creation in ORDER_CREATION_CHOICES
         else AFTER_PAYMENT,
         underpaid_tolerance=(tolerance or Decimal(0)) / 100,
-        title_template=str(values.get("invoice_title") or DEFAULT_TITLE),
-        description_template=str(values.get("invoice_description") or DEFAULT_DESCRIPTION),
+        title_template=_template(values.get("invoice_title"), DEFAULT_TITLE),
+        description_template=_template(values.get("invoice_description"), DEFAULT_DESCRIPTION),
         reconcile_calls_per_run=parse_positive_int(values.get("reconcile_calls_per_run")) or 20,
         values=dict(values),
     )
+
+
+def _template(value: Any, default: str) -> str:
+    text = str(value or default)
+    return LEGACY_TEMPLATES.get(text.strip(), text)
 
 
 def parse_currencies(value: Any) -> list[str]:
@@ -139,6 +158,42 @@ def render(template: str, **values: Any) -> str:
     return template.format(**{k: values.get(k, "") for k in TEMPLATE_FIELDS})
 
 
+def purchase_label(order_number: str = "", checkout_token: str = "") -> str:
+    """The shopper's words for what they pay: their order number, else a short
+    checkout reference (a checkout has no number; staff find it by its start)."""
+    if order_number:
+        return f"order #{order_number}"
+    if checkout_token:
+        return f"checkout {str(checkout_token)[:8].upper()}"
+    return "your order"
+
+
+def invoice_texts(
+    settings: GatewaySettings,
+    *,
+    reference: str,
+    channel: str,
+    shop: str,
+    order_number: str = "",
+    checkout: str = "",
+    amount: Any = "",
+    currency: str = "",
+) -> tuple[str, str]:
+    """The invoice title and description the provider shows the shopper."""
+    values = {
+        "reference": reference,
+        "channel": channel,
+        "checkout": checkout,
+        "amount": amount,
+        "currency": currency,
+        "shop": shop or channel,
+        "purchase": purchase_label(order_number, checkout),
+    }
+    title = render(settings.title_template, **values).strip()
+    description = render(settings.description_template, **values).strip()
+    return title or "Payment", description
+
+
 def url_error(value: Any) -> Optional[str]:
     parts = urlsplit(str(value or ""))
     if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -150,15 +205,19 @@ REQUIRED = "required"  # error kinds: Saleor's PluginErrorCode has both
 INVALID = "invalid"
 
 
-def validate(provider: str, values: dict[str, Any]) -> dict[str, str]:
+def validate(provider: str, values: dict[str, Any], *, app: bool = False) -> dict[str, str]:
     """Field name → problem, for values about to be saved (the plugin's
-    ``validate_plugin_configuration`` rules, without Saleor's error types)."""
+    ``validate_plugin_configuration`` rules, without Saleor's error types;
+    ``app``: the App edition's, which refuse ``before_payment``)."""
     if provider not in PROVIDER_NAMES:
         return {"provider": f"Choose one of: {', '.join(PROVIDER_NAMES)}."}
-    return {name: message for name, (message, _) in problems(provider, values).items()}
+    found = problems(provider, values, app=app)
+    return {name: message for name, (message, _) in found.items()}
 
 
-def problems(provider: str, values: dict[str, Any]) -> dict[str, tuple[str, str]]:
+def problems(
+    provider: str, values: dict[str, Any], *, app: bool = False
+) -> dict[str, tuple[str, str]]:
     """Field name → (message, ``REQUIRED`` or ``INVALID``) for a known
     ``provider``, in the order the fields are shown."""
     errors: dict[str, tuple[str, str]] = {}
@@ -176,8 +235,11 @@ def problems(provider: str, values: dict[str, Any]) -> dict[str, tuple[str, str]
         fail("supported_currencies", "Name at least one currency.", REQUIRED)
     elif any(not (c.isalpha() and 3 <= len(c) <= 5) for c in currencies):
         fail("supported_currencies", "Use currency codes separated by commas, e.g. USD,EUR.")
-    if str(values.get("order_creation") or AFTER_PAYMENT) not in ORDER_CREATION_CHOICES:
+    order_creation = str(values.get("order_creation") or AFTER_PAYMENT).strip()
+    if order_creation not in ORDER_CREATION_CHOICES:
         fail("order_creation", f"Choose one of: {', '.join(ORDER_CREATION_CHOICES)}.")
+    elif app and order_creation not in APP_ORDER_CREATION_CHOICES:
+        fail("order_creation", APP_ORDER_CREATION_REFUSED)
     if parse_tolerance(values.get("underpaid_tolerance_percent")) is None:
         fail("underpaid_tolerance_percent", "Enter a percentage from 0 to 10.")
     for name in ("invoice_title", "invoice_description"):

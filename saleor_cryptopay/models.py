@@ -32,6 +32,10 @@ class Invoice(models.Model):
     payment_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     checkout_token = models.CharField(max_length=36, null=True, blank=True, db_index=True)
     order_id = models.CharField(max_length=36, null=True, blank=True, db_index=True)
+    # for the shopper's pages (claim page), never Saleor ids: the shop
+    # (channel name) and the order number, as the edition knew them
+    shop_name = models.CharField(max_length=255, blank=True, default="")
+    order_number = models.CharField(max_length=32, blank=True, default="")
     # App edition (Transactions API): the Saleor instance and its TransactionItem
     # (global id); the plugin edition leaves both empty and uses payment_id
     saleor_api_url = models.CharField(max_length=255, null=True, blank=True)

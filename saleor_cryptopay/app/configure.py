@@ -48,7 +48,7 @@ def save_configuration(
     secret_names = SECRET_FIELDS[provider] + SECRET_REFUND_FIELDS
     saved = config.settings.values if config.pk else {**DEFAULTS, **REFUND_DEFAULTS}
     merged = {**saved, **values}
-    errors = validate(provider, merged)
+    errors = validate(provider, merged, app=True)
     if not errors:  # the iCoinPay key is tried (one balance call) unless --no-check
         errors = validate_refund_fields(merged, check=check)
     if errors:

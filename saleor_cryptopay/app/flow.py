@@ -18,7 +18,7 @@ from django.db.models import QuerySet
 
 from ..bridges.base import Observed, ProviderBridge
 from ..contract import confirmation_data as contract
-from ..gateway_config import render
+from ..gateway_config import invoice_texts
 from ..invoice_limits import TOO_MANY, TooManyInvoices, checkout_lock, invoices_left
 from ..lifecycle import CHARGED, CLOSED
 from ..models import Invoice
@@ -123,14 +123,16 @@ def _create(
     return_url: Optional[str],
 ) -> Invoice:
     installation = config.installation
-    settings = config.settings
-    values = {
-        "reference": transaction_id,
-        "channel": config.channel_slug,
-        "checkout": source.pk if source.type_name == "Checkout" else "",
-        "amount": amount,
-        "currency": currency,
-    }
+    title, description = invoice_texts(
+        config.settings,
+        reference=transaction_id,
+        channel=config.channel_slug,
+        shop=source.channel_name,
+        order_number=source.order_number,
+        checkout=source.pk if source.type_name == "Checkout" else "",
+        amount=amount,
+        currency=currency,
+    )
     created = config.build_bridge().create(
         reference=transaction_id,
         amount=amount,
@@ -138,8 +140,8 @@ def _create(
         callback_url=config.callback_url,
         success_url=return_url,
         cancel_url=return_url,
-        title=render(settings.title_template, **values),
-        description=render(settings.description_template, **values),
+        title=title,
+        description=description,
     )
     invoice = Invoice(
         provider=config.provider,
@@ -151,6 +153,8 @@ def _create(
         amount=amount,
         currency=currency,
         return_url=(return_url or "")[:1000],
+        shop_name=source.channel_name,
+        order_number=source.order_number,
     )
     apply_created(invoice, created)
     try:
@@ -195,8 +199,14 @@ def sync_invoice(
     return f"{decision.action}: {decision.reason}"
 
 
-def session_answer(invoice: Invoice, message: str = "") -> dict[str, Any]:
-    """TRANSACTION_INITIALIZE/PROCESS_SESSION answer for the invoice as recorded."""
+def session_answer(
+    invoice: Invoice, message: str = "", action_type: str = "CHARGE"
+) -> dict[str, Any]:
+    """TRANSACTION_INITIALIZE/PROCESS_SESSION answer for the invoice as recorded.
+
+    ``action_type``: the session's actionType. Under AUTHORIZATION the waiting and
+    failed answers say AUTHORIZATION_*, as Saleor asked; a paid invoice is
+    CHARGE_SUCCESS either way, since the coins have moved (nothing to capture)."""
     status = invoice.payment_status
     answer: dict[str, Any] = {
         "pspReference": invoice.provider_invoice_id,
@@ -206,10 +216,10 @@ def session_answer(invoice: Invoice, message: str = "") -> dict[str, Any]:
     if status in CHARGED or status is PaymentStatus.REFUNDED:
         answer["result"] = "CHARGE_SUCCESS"
     elif status in CLOSED:
-        answer["result"] = "CHARGE_FAILURE"
+        answer["result"] = f"{action_type}_FAILURE"
         message = message or f"The invoice {invoice.status} before it was paid."
     else:
-        answer["result"] = "CHARGE_ACTION_REQUIRED"
+        answer["result"] = f"{action_type}_ACTION_REQUIRED"
     if invoice.payment_url.startswith(("https://", "http://")):
         answer["externalUrl"] = invoice.payment_url
     if message:
@@ -217,9 +227,13 @@ def session_answer(invoice: Invoice, message: str = "") -> dict[str, Any]:
     return answer
 
 
-def failure(amount: Any, message: str) -> dict[str, Any]:
+def failure(amount: Any, message: str, action_type: str = "CHARGE") -> dict[str, Any]:
     """A session answer that creates nothing (HTTP 200, as Saleor expects)."""
-    return {"result": "CHARGE_FAILURE", "amount": str(amount or "0"), "message": message[:500]}
+    return {
+        "result": f"{action_type}_FAILURE",
+        "amount": str(amount or "0"),
+        "message": message[:500],
+    }
 
 
 def provider_error_message(provider_name: str, exc: ProviderError) -> str:

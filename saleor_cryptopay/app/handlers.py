@@ -19,7 +19,7 @@ from ..providers.errors import ProviderError
 from ..sync import open_task, reread_due
 from . import flow, outbox, refunds
 from .models import ChannelConfiguration, Installation, OutboxReport
-from .payloads import Payload, action, source, storefront_data, transaction_id
+from .payloads import Payload, action, action_type, source, storefront_data, transaction_id
 
 logger = logging.getLogger(__name__)
 
@@ -43,10 +43,11 @@ def gateway_initialize(installation: Installation, payload: Payload) -> dict[str
 
 def transaction_initialize(installation: Installation, payload: Payload) -> dict[str, Any]:
     amount, currency = action(payload)
+    kind = action_type(payload)
     txn = transaction_id(payload)
     src = source(payload)
     if amount is None or amount <= 0 or not currency or not txn or src is None:
-        return flow.failure(amount, "The payment request is incomplete.")
+        return flow.failure(amount, "The payment request is incomplete.", kind)
     data = storefront_data(payload)
     configs = _configs(installation, src.channel_slug, currency)
     wanted = str(data.get("provider") or "")
@@ -59,10 +60,11 @@ def transaction_initialize(installation: Installation, payload: Payload) -> dict
             amount,
             f"Choose a provider in paymentGateway.data.provider (offered for {currency} "
             f"in this channel: {offered}).",
+            kind,
         )
     return_url = str(data.get("returnUrl") or data.get("return_url") or "") or None
     if return_url and url_error(return_url):
-        return flow.failure(amount, "returnUrl must be an http(s) URL.")
+        return flow.failure(amount, "returnUrl must be an http(s) URL.", kind)
     try:
         invoice = flow.open_invoice(
             config,
@@ -74,19 +76,21 @@ def transaction_initialize(installation: Installation, payload: Payload) -> dict
         )
     except ProviderError as exc:
         logger.warning("cryptopay-app: invoice creation failed: %s", exc)
-        return flow.failure(amount, flow.provider_error_message(config.provider_name, exc))
+        message = flow.provider_error_message(config.provider_name, exc)
+        return flow.failure(amount, message, kind)
     except TooManyInvoices as exc:
         logger.warning("cryptopay-app: %s refused: %s", txn, exc)
-        return flow.failure(amount, str(exc))
-    return flow.session_answer(invoice)
+        return flow.failure(amount, str(exc), kind)
+    return flow.session_answer(invoice, action_type=kind)
 
 
 def transaction_process(installation: Installation, payload: Payload) -> dict[str, Any]:
     """The storefront is back: ask the provider (the callback may not have come)."""
     amount, _ = action(payload)
+    kind = action_type(payload)
     invoice = flow.transaction_invoice(installation, transaction_id(payload))
     if invoice is None:
-        return flow.failure(amount, "No crypto invoice belongs to this transaction.")
+        return flow.failure(amount, "No crypto invoice belongs to this transaction.", kind)
     config = ChannelConfiguration.objects.filter(
         installation=installation, channel_slug=invoice.channel_slug, provider=invoice.provider
     ).first()
@@ -103,7 +107,7 @@ def transaction_process(installation: Installation, payload: Payload) -> dict[st
     if config is not None and OutboxReport.objects.filter(invoice=invoice, done_at=None).exists():
         # the charge and checkoutComplete go out once Saleor has this answer
         outbox.flush_later(invoice.pk)
-    return flow.session_answer(invoice, message)
+    return flow.session_answer(invoice, message, kind)
 
 
 def _staff_request(kind: str, result: str, explanation: str) -> Callable[..., dict[str, Any]]:

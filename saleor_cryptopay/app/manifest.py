@@ -12,8 +12,8 @@ REQUIRED_SALEOR_VERSION = ">=3.20 <4"
 
 _SOURCE = """sourceObject {
         __typename
-        ... on Checkout { id channel { slug currencyCode } }
-        ... on Order { id channel { slug currencyCode } }
+        ... on Checkout { id channel { slug name currencyCode } }
+        ... on Order { id number channel { slug name currencyCode } }
       }"""
 _COMMON = "issuedAt version recipient { id }"
 

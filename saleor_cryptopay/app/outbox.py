@@ -172,10 +172,12 @@ def _deliver(row: OutboxReport) -> str:
             payment_method=_payment_method(row),
         )
         return f"{row.event_type} already processed" if already else f"{row.event_type} reported"
-    order_id = client.checkout_complete(global_id("Checkout", invoice.checkout_token or ""))
+    order_id, number = client.checkout_complete(global_id("Checkout", invoice.checkout_token or ""))
     _, order_pk = from_global_id(order_id or "")
-    if order_pk:
-        Invoice.objects.filter(pk=invoice.pk).update(order_id=order_pk[:36])
+    if order_pk:  # the number is what the claim page shows the shopper
+        Invoice.objects.filter(pk=invoice.pk).update(
+            order_id=order_pk[:36], order_number=number[:32]
+        )
     return f"order {order_id}"
 
 

@@ -22,6 +22,8 @@ class Source:
     pk: str  # the uuid inside the global id
     channel_slug: str
     currency: str
+    channel_name: str = ""  # the shop, as the shopper knows it
+    order_number: str = ""  # an Order's number
 
 
 def source(payload: Payload) -> Optional[Source]:
@@ -30,7 +32,14 @@ def source(payload: Payload) -> Optional[Source]:
     channel = obj.get("channel") or {}
     if type_name not in ("Checkout", "Order") or not channel.get("slug"):
         return None
-    return Source(type_name, pk, str(channel["slug"]), str(channel.get("currencyCode") or ""))
+    return Source(
+        type_name,
+        pk,
+        str(channel["slug"]),
+        str(channel.get("currencyCode") or ""),
+        channel_name=str(channel.get("name") or "")[:255],
+        order_number=str(obj.get("number") or "")[:32] if type_name == "Order" else "",
+    )
 
 
 def action(payload: Payload) -> tuple[Optional[Decimal], str]:
@@ -41,6 +50,13 @@ def action(payload: Payload) -> tuple[Optional[Decimal], str]:
         return to_decimal(act.get("amount")), currency
     except MoneyError:
         return None, currency
+
+
+def action_type(payload: Payload) -> str:
+    """``CHARGE`` or ``AUTHORIZATION``: the channel's transaction flow strategy
+    (or the storefront's choice) for this session."""
+    act = payload.get("action") or {}
+    return "AUTHORIZATION" if act.get("actionType") == "AUTHORIZATION" else "CHARGE"
 
 
 def transaction_id(payload: Payload) -> str:

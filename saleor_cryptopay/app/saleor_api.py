@@ -193,12 +193,12 @@ class SaleorClient:
         _raise_errors(data)
         return bool(data.get("alreadyProcessed"))
 
-    def checkout_complete(self, checkout_id: str) -> Optional[str]:
-        """The order id, or SaleorRefused with Saleor's error codes."""
+    def checkout_complete(self, checkout_id: str) -> tuple[Optional[str], str]:
+        """The order's id and number, or SaleorRefused with Saleor's error codes."""
         data = self.execute(COMPLETE_MUTATION, {"id": checkout_id})["checkoutComplete"] or {}
         _raise_errors(data)
         order = data.get("order") or {}
-        return order.get("id")
+        return order.get("id"), str(order.get("number") or "")
 
 
 def _raise_errors(data: dict) -> None:
@@ -245,7 +245,7 @@ mutation Report($id: ID!, $psp: String!, $type: TransactionEventTypeEnum!,
 COMPLETE_MUTATION = """
 mutation Complete($id: ID!) {
   checkoutComplete(id: $id) {
-    order { id }
+    order { id number }
     errors { field code message }
   }
 }

@@ -5,19 +5,22 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, Optional
 
 from django.db import transaction
+from saleor.channel.models import Channel
 from saleor.checkout.models import Checkout
+from saleor.order.models import Order
 from saleor.payment import TransactionKind
 from saleor.payment.interface import GatewayResponse, PaymentData
 from saleor.payment.models import Payment, Transaction
 
 from ..bridges.base import Observed, ProviderBridge
 from ..contract import confirmation_data
-from ..gateway_config import BEFORE_PAYMENT, GatewaySettings, render
+from ..gateway_config import BEFORE_PAYMENT, GatewaySettings, invoice_texts
 from ..lifecycle import CLOSED
 from ..models import Invoice
 from ..money import quantize
@@ -125,6 +128,20 @@ def published(payment: Payment) -> Optional[dict[str, Any]]:
     return data if isinstance(data, dict) else None
 
 
+def _shopper_names(info: PaymentData, channel_slug: str) -> tuple[str, str]:
+    """The channel's name and the order's number (before_payment), which the
+    shopper knows, for the invoice texts and the claim page."""
+    shop = Channel.objects.filter(slug=channel_slug).values_list("name", flat=True).first()
+    number = None
+    try:  # Saleor passes str(None) when there is no order yet
+        order_pk = uuid.UUID(str(info.order_id)) if info.order_id else None
+    except ValueError:
+        order_pk = None
+    if order_pk is not None:
+        number = Order.objects.filter(pk=order_pk).values_list("number", flat=True).first()
+    return str(shop or ""), "" if number is None else str(number)[:32]
+
+
 def open_invoice(
     info: PaymentData,
     bridge: ProviderBridge,
@@ -175,13 +192,17 @@ def open_invoice(
 
     reference = info.graphql_payment_id or str(info.payment_id)
     return_url = _return_url(info.payment_id)
-    values = {
-        "reference": reference,
-        "channel": channel_slug,
-        "checkout": info.checkout_token or "",
-        "amount": amount,
-        "currency": currency,
-    }
+    shop, order_number = _shopper_names(info, channel_slug)
+    title, description = invoice_texts(
+        settings,
+        reference=reference,
+        channel=channel_slug,
+        shop=shop,
+        order_number=order_number,
+        checkout=str(info.checkout_token or ""),
+        amount=amount,
+        currency=currency,
+    )
     created = bridge.create(
         reference=reference,
         amount=amount,
@@ -189,8 +210,8 @@ def open_invoice(
         callback_url=callback_url,
         success_url=return_url,
         cancel_url=return_url,
-        title=render(settings.title_template, **values),
-        description=render(settings.description_template, **values),
+        title=title,
+        description=description,
     )
     invoice = Invoice(
         provider=bridge.provider,
@@ -200,6 +221,8 @@ def open_invoice(
         amount=amount,
         currency=currency,
         return_url=(return_url or "")[:1000],
+        shop_name=shop[:255],
+        order_number=order_number,
     )
     apply_created(invoice, created)
     save_new_invoice(invoice)  # InvoiceIdReused: a ProviderError, a clear payment error

@@ -166,6 +166,14 @@ def claim_url(refund: RefundRequest) -> str:
     return urljoin(build_absolute_uri(path), CLAIM_PREFIX.lstrip("/") + core.claim_token(refund))
 
 
+def _order_number(refund: Optional[RefundRequest]) -> str:
+    """The order's number for the claim page (the shopper never saw its uuid)."""
+    if refund is None or not refund.order_id:
+        return ""
+    number = Order.objects.filter(pk=refund.order_id).values_list("number", flat=True).first()
+    return "" if number is None else str(number)
+
+
 def claim_page(plugin: CryptoGatewayPlugin, request, token: str) -> HttpResponse:
     try:
         refund: Optional[RefundRequest] = core.open_claim(token)
@@ -177,6 +185,7 @@ def claim_page(plugin: CryptoGatewayPlugin, request, token: str) -> HttpResponse
         checker=payout_client_from(plugin.settings.values),
         shop=plugin.channel.name if plugin.channel else "",
         channel=plugin.channel_slug,
+        order_number=_order_number(refund),
     )
     if request.method == "POST" and response.status_code == 200 and refund is not None:
         try:  # the claim is committed: a failing note must not show the shopper an error

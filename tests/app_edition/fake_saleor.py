@@ -157,7 +157,7 @@ class FakeSaleor:
                 return 200, {"data": {"transactionEventReport": self._report(variables)}}
             if "checkoutComplete" in query:
                 errors = self.complete_errors
-                order = None if errors else {"id": gid("Order")}
+                order = None if errors else {"id": gid("Order"), "number": "1042"}
                 return 200, {"data": {"checkoutComplete": {"order": order, "errors": errors}}}
             if "app" in query:
                 return 200, {"data": {"app": {"id": app[0], "identifier": app[1]}}}
@@ -266,16 +266,33 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat()
 
 
+SHOP = "Main Store"  # the channel's name, what the shopper knows
+
+
 def source(checkout_pk: Optional[str] = None, channel: str = "main", currency: str = "USD"):
     return {
         "__typename": "Checkout",
         "id": gid("Checkout", checkout_pk or uuid.uuid4()),
-        "channel": {"slug": channel, "currencyCode": currency},
+        "channel": {"slug": channel, "name": SHOP, "currencyCode": currency},
+    }
+
+
+def order_source(number: str, channel: str = "main", currency: str = "USD") -> dict:
+    return {
+        "__typename": "Order",
+        "id": gid("Order", uuid.uuid4()),
+        "number": number,
+        "channel": {"slug": channel, "name": SHOP, "currencyCode": currency},
     }
 
 
 def initialize_payload(
-    *, transaction_id: str, amount: Any = 30.0, provider: Optional[str] = "coinpay24", **extra
+    *,
+    transaction_id: str,
+    amount: Any = 30.0,
+    provider: Optional[str] = "coinpay24",
+    action_type: str = "CHARGE",
+    **extra,
 ) -> dict:
     return {
         "issuedAt": now_iso(),
@@ -285,7 +302,7 @@ def initialize_payload(
         "merchantReference": transaction_id,
         "idempotencyKey": "idem-" + transaction_id[-6:],
         "transaction": {"id": transaction_id, "pspReference": ""},
-        "action": {"amount": amount, "currency": "USD", "actionType": "CHARGE"},
+        "action": {"amount": amount, "currency": "USD", "actionType": action_type},
         "sourceObject": extra.pop("source", None) or source(),
         **extra,
     }

@@ -94,6 +94,10 @@ def test_serve_install_configure(served, saleor, sb):
     assert "not-the-key" not in wrong.stderr + wrong.stdout
     bad = cli(*base, "--api-key", "k", "--underpaid-tolerance-percent", "50")
     assert bad.returncode == 2 and "--underpaid-tolerance-percent" in bad.stderr
+    # the App always creates the order once paid: before_payment is refused, not ignored
+    before = cli(*base, "--api-key", sb.coinpay24_api_key, "--order-creation", "before_payment")
+    assert before.returncode == 2 and "--order-creation" in before.stderr, before.stderr
+    assert "plugin edition only" in before.stderr
     good = cli(*base, "--api-key", sb.coinpay24_api_key)
     assert good.returncode == 0, good.stderr
     assert f"{url}/api/callbacks/" in good.stdout and "checked with the provider" in good.stdout

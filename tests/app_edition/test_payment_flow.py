@@ -21,7 +21,7 @@ from saleor_cryptopay.app.saleor_api import global_id
 from saleor_cryptopay.models import CallbackEvent, Invoice, StaffTask
 
 from ..qr_decode import decode_qr
-from .fake_saleor import gid, initialize_payload, now_iso, source
+from .fake_saleor import SHOP, gid, initialize_payload, now_iso, order_source, source
 
 INIT = "TRANSACTION_INITIALIZE_SESSION"
 PROCESS = "TRANSACTION_PROCESS_SESSION"
@@ -51,21 +51,20 @@ def order_recorded() -> bool:
 def start(hook, provider="coinpay24", **kw):
     txn = gid("TransactionItem")
     checkout_pk = kw.pop("checkout_pk", "5b6c0000-0000-4000-8000-000000000001")
-    payload = initialize_payload(
-        transaction_id=txn, provider=provider, source=source(checkout_pk), **kw
-    )
+    kw.setdefault("source", source(checkout_pk))
+    payload = initialize_payload(transaction_id=txn, provider=provider, **kw)
     response = hook(INIT, payload)
     assert response.status_code == 200
     return txn, response.json()
 
 
-def process(hook, txn):
+def process(hook, txn, action_type="CHARGE"):
     payload = {
         "issuedAt": now_iso(),
         "version": "3.20.119",
         "recipient": {"id": initialize_payload(transaction_id=txn)["recipient"]["id"]},
         "transaction": {"id": txn, "pspReference": ""},
-        "action": {"amount": 30.0, "currency": "USD", "actionType": "CHARGE"},
+        "action": {"amount": 30.0, "currency": "USD", "actionType": action_type},
         "data": None,
         "merchantReference": txn,
         "sourceObject": source(),
@@ -87,6 +86,19 @@ def test_initialize_answers_action_required_with_the_storefront_contract(configu
     assert invoice.transaction_id == txn and invoice.checkout_token.startswith("5b6c0000")
     # the provider calls back on this configuration's own URL
     assert sb.invoices()[0]["callback_url"] == config.callback_url
+
+
+def test_invoice_texts_name_the_shop_and_the_purchase_never_saleor_ids(configure, hook, sb):
+    """The provider's page shows the title and description: the shop's name
+    and the shopper's checkout or order, not a base64 transaction id."""
+    configure()
+    txn, _ = start(hook)
+    _, _ = start(hook, source=order_source("1042"))
+    checkout, order = sb.invoices()
+    assert (checkout["title"], checkout["description"]) == (SHOP, "Payment for checkout 5B6C0000")
+    assert (order["title"], order["description"]) == (SHOP, "Payment for order #1042")
+    assert txn not in checkout["title"] + checkout["description"]
+    assert Invoice.objects.get(order_number="1042").shop_name == SHOP
 
 
 def test_coinpay_th_answer_carries_address_amount_and_qr(configure, hook):
@@ -192,6 +204,33 @@ def test_paid_callback_reports_charge_and_completes_the_checkout(configure, hook
     # the storefront comes back: the answer is the charge, no new report needed
     assert process(hook, txn)["result"] == "CHARGE_SUCCESS"
     assert len(saleor.reports()) == 1
+
+
+def test_authorization_flow_waits_as_authorization_and_is_charged_when_paid(
+    configure, hook, sb, saleor
+):
+    """A channel on the AUTHORIZATION flow strategy (Saleor 3.23's sample
+    data): the waiting answers match the action Saleor asked for; paid coins
+    are a charge (nothing left to capture), and the checkout completes."""
+    configure()
+    txn, answer = start(hook, action_type="AUTHORIZATION")
+    assert answer["result"] == "AUTHORIZATION_ACTION_REQUIRED", answer
+    assert process(hook, txn, "AUTHORIZATION")["result"] == "AUTHORIZATION_ACTION_REQUIRED"
+    sb.act("coinpay24", answer["pspReference"], "pay")
+    wait_for(lambda: saleor.completions())
+    assert [r["type"] for r in saleor.reports()] == ["CHARGE_SUCCESS"]
+    assert process(hook, txn, "AUTHORIZATION")["result"] == "CHARGE_SUCCESS"
+    assert Invoice.objects.get().order_number == "1042"  # from checkoutComplete
+
+
+def test_authorization_flow_expired_is_an_authorization_failure(configure, hook, sb, saleor):
+    configure()
+    txn, answer = start(hook, action_type="AUTHORIZATION")
+    sb.act("coinpay24", answer["pspReference"], "expire")
+    wait_for(lambda: saleor.reports())
+    assert process(hook, txn, "AUTHORIZATION")["result"] == "AUTHORIZATION_FAILURE"
+    refused = start(hook, provider="nope", action_type="AUTHORIZATION")[1]
+    assert refused["result"] == "AUTHORIZATION_FAILURE"
 
 
 def test_concurrent_duplicate_callbacks_report_once(configure, hook, sb, saleor):

@@ -55,6 +55,10 @@ def test_paid_checkout_becomes_a_fully_charged_order(
     assert data["expires_at"]
     if provider == "coinpay24":
         assert data["payment_url"].startswith(sb.url)
+        # the payment page names the shop and the checkout, not Saleor's payment id
+        [created] = sb.invoices()
+        assert created["title"] == ready_checkout.channel.name
+        assert created["description"] == f"Payment for checkout {str(token)[:8].upper()}"
     else:
         assert data["address"] and Decimal(data["pay_amount"]) > 0 and data["qr_data"]
         # no hosted page at CoinPay.in.th: ours (tests/saleor/test_payment_page.py)

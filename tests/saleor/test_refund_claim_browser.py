@@ -53,6 +53,9 @@ def test_shopper_claims_the_refund_in_chromium(
     dom = dump_dom(url)
     assert f"{payment.total:.2f} USD" in dom and f"{refund.crypto_amount.normalize():f} BTC" in dom
     assert 'name="address"' in dom
+    # what the shopper knows: the shop (channel name) and the order number, not its uuid
+    intro = f"{order.channel.name} is refunding your crypto payment for order #{order.number}."
+    assert intro in dom and str(order.pk) not in dom
 
     with browser() as driver:
         driver.get(url)
