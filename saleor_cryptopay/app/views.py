@@ -144,4 +144,3 @@ def _token_works(installation: Installation) -> bool:
 
 def _max_installations() -> int:
     return int(getattr(settings, "MAX_SALEOR_INSTALLATIONS", MAX_INSTALLATIONS))
-

@@ -178,9 +178,7 @@ def apply_decision(
     summary = f"{action}: {decision.reason}"
 
     if action is Action.CHARGE:
-        return _charge(
-            decision, invoice, payment, checkout, order, summary, complete_order, origin
-        )
+        return _charge(decision, invoice, payment, checkout, order, summary, complete_order, origin)
 
     if action is Action.CLOSE:
         cancel_once(payment, invoice)

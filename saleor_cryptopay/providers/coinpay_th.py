@@ -89,8 +89,6 @@ class OrderNotFound(ProviderError):
     """The order id is unknown to the provider (stale id: create a new order)."""
 
 
-
-
 def _bool(value: Any) -> bool:
     if isinstance(value, str):
         return value.strip().lower() in ("1", "true", "yes")

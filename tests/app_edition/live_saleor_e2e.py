@@ -186,13 +186,20 @@ def run(saleor: Saleor, app: AppProcess, sb: SandboxServer, args) -> None:
         "mutation($e: String!, $p: String!) { tokenCreate(email: $e, password: $p) { token } }",
         e=args.email, p=args.password,
     )["tokenCreate"]["token"]  # fmt: skip
+
     def installed():
-        apps = saleor.staff('{ apps(first: 50) { edges { node { id identifier isActive } } } }')
-        found = [e["node"] for e in apps["apps"]["edges"] if e["node"]["identifier"] == "saleor.cryptopay"]
+        apps = saleor.staff("{ apps(first: 50) { edges { node { id identifier isActive } } } }")
+        found = [
+            e["node"]
+            for e in apps["apps"]["edges"]
+            if e["node"]["identifier"] == "saleor.cryptopay"
+        ]
         return found[0] if found else None
 
     while old := installed():  # from an earlier run: the identifier is unique
-        saleor.staff("mutation($id: ID!) { appDelete(id: $id) { errors { message } } }", id=old["id"])
+        saleor.staff(
+            "mutation($id: ID!) { appDelete(id: $id) { errors { message } } }", id=old["id"]
+        )
     step("staff token ok; installing the App with appInstall")
     t0 = time.monotonic()
     data = saleor.staff(
@@ -227,7 +234,9 @@ def run(saleor: Saleor, app: AppProcess, sb: SandboxServer, args) -> None:
     assert gw["gatewayConfigs"][0]["data"]["providers"][0]["id"] == "coinpay24"
     init = saleor.gql(TXN_INIT, id=cid, data={"provider": "coinpay24"})["transactionInitialize"]
     assert not init["errors"], init["errors"]
-    step(f"transactionInitialize: {init['transactionEvent']} psp={init['transaction']['pspReference']}")
+    step(
+        f"transactionInitialize: {init['transactionEvent']} psp={init['transaction']['pspReference']}"
+    )
     assert init["transactionEvent"]["type"] == "CHARGE_ACTION_REQUIRED"
     psp, txn = init["transaction"]["pspReference"], init["transaction"]["id"]
     assert init["data"]["invoice_id"] == psp and init["data"]["payment_url"]
@@ -251,7 +260,9 @@ def run(saleor: Saleor, app: AppProcess, sb: SandboxServer, args) -> None:
     orders = orders_for(saleor, txn)
     step(f"20 duplicates answered {sorted(set(codes))}")
     assert len(orders) == 1 and orders[0]["totalCharged"]["amount"] == total
-    charges = [e for t in orders[0]["transactions"] for e in t["events"] if e["type"] == "CHARGE_SUCCESS"]
+    charges = [
+        e for t in orders[0]["transactions"] for e in t["events"] if e["type"] == "CHARGE_SUCCESS"
+    ]
     step(f"CHARGE_SUCCESS events on the order: {len(charges)}")
     assert len(charges) == 1
 
