@@ -334,7 +334,11 @@ def test_hostile_callbacks_never_crash_nor_charge(
             "POST", callback_path(plugin.PLUGIN_ID, slug), data=body, content_type=content_type
         )
         statuses.add(response.status_code)
-        assert response.status_code < 500, (shape, response.status_code, response.content)
+        # 503 "deferred" is a deliberate "send it again later": a CoinPay.in.th
+        # invoice whose IPNs already cost their verifications (issue 14 §3)
+        deferred = response.status_code == 503 and response.content.startswith(b"failed: deferred")
+        answer = (shape, response.status_code, response.content)
+        assert response.status_code < 500 or deferred, answer
         assert not sandbox_says_paid(sb, provider, invoice_id)
         assert_nothing_charged(token, payment_pk)
 
@@ -342,11 +346,13 @@ def test_hostile_callbacks_never_crash_nor_charge(
 
     assert len(seen_shapes) >= 8, seen_shapes
     assert CallbackEvent.objects.exists()
-    assert not CallbackEvent.objects.filter(outcome="failed").exists(), list(
-        CallbackEvent.objects.filter(outcome="failed").values_list("result", flat=True)[:5]
-    )
+    # failed = a crash or a provider error; "deferred:" = told to send it again
+    failed = CallbackEvent.objects.filter(outcome="failed").exclude(result__startswith="deferred:")
+    assert not failed.exists(), list(failed.values_list("result", flat=True)[:5])
 
     # control: after all that, the genuine paid callback still charges once
+    # (once the IPN verification interval the forged ones spent has passed)
+    Invoice.objects.update(ipn_checked_at=None, ipn_checks=0)
     sb.act(provider, invoice_id, "pay")
     response = post_form(Client(), plugin.PLUGIN_ID, callback_pairs(sb, provider, invoice_id))
     assert response.status_code == 200, response.content
