@@ -83,9 +83,9 @@ def test_checkout_fails_fast_while_the_provider_said_wait(
     plugin = configure_gateway("coinpay24")
     shared_budget("coinpay24", sb.coinpay24_api_key).block(60)  # another process met a 429
     create_payment(api_client, ready_checkout, plugin.PLUGIN_ID, checkout_total(ready_checkout))
-    started = time.monotonic()
+    # no timing bound: had checkout waited the block out, it would have called
+    # the provider afterwards, which the request counts below would show
     result = complete(api_client, ready_checkout)
-    assert time.monotonic() - started < 5
     assert result["errors"][0]["code"] == "PAYMENT_ERROR"
     assert "not answering right now" in result["errors"][0]["message"]
     assert "invoices/create" not in sb.request_counts().get("coinpay24", {})
