@@ -90,15 +90,27 @@ def handle_callback(
     except DatabaseError:
         logger.exception("cryptopay: database error handling callback #%s", event.pk)
         return HttpResponse("database unavailable", status=503, content_type="text/plain")
-    except Exception:  # a bug: keep the event and the whole failure, let the provider retry
+    except Exception as exc:  # a bug: keep the event and the failure, let the provider retry
         logger.exception("cryptopay: failed to handle callback #%s", event.pk)
         CallbackEvent.objects.filter(pk=event.pk).update(
             outcome=Outcome.FAILED,
-            result="internal error: " + traceback.format_exc()[-1980:],
+            result=failure_text(exc),
             invoice=event.invoice,
             attempts=event.attempts + 1,
         )
         return HttpResponse("internal error", status=500, content_type="text/plain")
+
+
+def failure_text(exc: BaseException, limit: int = 2000) -> str:
+    """The error first, then as much of the traceback as fits, innermost
+    frames last (a deep call chain must not push the error itself out)."""
+    head = f"internal error: {type(exc).__name__}: {exc}"[:300]
+    trace = traceback.format_exc()
+    room = limit - len(head) - 1
+    if len(trace) > room:
+        marker = "Traceback (most recent call last):\n  …\n"
+        trace = marker + trace[-(room - len(marker)) :]
+    return f"{head}\n{trace}"
 
 
 def _multipart_pairs(request: HttpRequest) -> Optional[list[tuple[str, str]]]:

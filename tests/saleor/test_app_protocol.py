@@ -89,6 +89,10 @@ def test_initialize_payload_built_and_signed_by_saleor(
     )
     assert payloads.action(payload) == (Decimal("30.00"), "USD")
     assert payloads.source(payload) == payloads.Source(
-        "Checkout", str(checkout.pk), checkout.channel.slug, checkout.channel.currency_code
+        "Checkout",
+        str(checkout.pk),
+        checkout.channel.slug,
+        checkout.channel.currency_code,
+        channel_name=checkout.channel.name,  # what the shopper reads on the invoice
     )
     assert payloads.storefront_data(payload) == {"provider": "coinpay24"}

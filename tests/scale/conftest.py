@@ -119,6 +119,7 @@ class Deployment:
             CRYPTOPAY_APP_SECRET_KEY=KEY,
             CRYPTOPAY_APP_DATABASE_URL=self.database,
             PYTHONPATH=os.getcwd(),  # this tree, whichever directory the App runs in
+            ALLOW_LOCAL_SALEOR="1",  # the fake Saleor is served on loopback
         )
         env.pop("DJANGO_SETTINGS_MODULE", None)
         if self.redis:
