@@ -20,7 +20,9 @@ from .app_edition.fake_saleor import TOKEN
 CLAIM_LINK = re.compile(r"/claim/(?!\*\*\*)[^\s/?#\"'<>]{20,}")
 # the provider's own side (the sandbox), and the tests' own HTTP clients and
 # browser, which are the shopper opening a claim link: not the shop's logs
-NOT_THE_SHOP = ("saleor_cryptopay.sandbox",)
+# and the browser the tests drive, which types what staff type into the
+# Dashboard's forms (secrets included) and logs its own commands
+NOT_THE_SHOP = ("saleor_cryptopay.sandbox", "selenium")
 SHOPPER_SIDE = ("urllib3", "selenium")
 _FORMATTER = logging.Formatter()
 
