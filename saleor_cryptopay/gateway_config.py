@@ -51,7 +51,7 @@ COMMON_FIELDS = (
     "invoice_description",
     "reconcile_calls_per_run",
 )
-# refunds (``refund_settings``): the iCoinPay key is optional, without it staff pay by hand
+# refunds (``refunds/settings.py``): the iCoinPay key is optional, without it staff pay by hand
 SECRET_REFUND_FIELDS = ("icoinpay_api_key",)
 REFUND_FIELDS = ("icoinpay_api_base_url", "icoinpay_currency", "refund_rate", "refund_claim_days")
 DEFAULTS = {

@@ -26,8 +26,8 @@ def reconcile_task(channel: str | None = None, provider: str | None = None) -> l
 @app.task(name="saleor_cryptopay.payouts")
 def payouts_task(limit: int = 50) -> list[str]:
     """The refund payout queue (exactly once even with several workers)."""
-    from .editions import process_payouts
     from .plugin.compat import allow_writer
+    from .refunds.editions import process_payouts
 
     with allow_writer():
         return [o.summary() for o in process_payouts(limit=limit)]

@@ -77,7 +77,7 @@ def watching(watch: LeakWatch) -> Iterator[LeakWatch]:
     watch on the root and on loggers that do not propagate."""
     from django.core import signing
 
-    from saleor_cryptopay.refunds import CLAIM_SALT
+    from saleor_cryptopay.refunds.request import CLAIM_SALT
 
     loggers = [logging.root] + [
         lg for lg in logging.root.manager.loggerDict.values() if isinstance(lg, logging.Logger)

@@ -9,7 +9,7 @@ from django.db import transaction
 
 from ..gateway_config import DEFAULTS, SECRET_FIELDS, SECRET_REFUND_FIELDS, validate
 from ..providers.errors import ProviderError
-from ..refund_settings import REFUND_DEFAULTS, validate_refund_fields
+from ..refunds.settings import REFUND_DEFAULTS, validate_refund_fields
 from .models import ChannelConfiguration, Installation
 from .saleor_api import normalise_api_url
 

@@ -2,9 +2,9 @@
 sent refund out as ``transactionEventReport``.
 
 Every decision (how much, at which rate, to which address, when to pay) is the
-core's (``refunds.py``, ``payouts.py``), exactly as for the plugin; this
+core's (``refunds/request.py``, ``refunds/payouts.py``), exactly as for the plugin; this
 module translates, and is the edition the core's payout queue loads
-(``CRYPTOPAY_EDITION``, set in the App's settings; see ``editions.py``):
+(``CRYPTOPAY_EDITION``, set in the App's settings; see ``refunds/editions.py``):
 
 - a refund request -> ``core.request_refund`` (capped at what was captured),
   answered with Saleor's async ack ``{pspReference}``: Saleor 3.20 then counts
@@ -31,13 +31,13 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from .. import refunds as core
-from ..claim_page import claim_view
-from ..editions import mark_recorded
 from ..models import Invoice, RefundRequest
 from ..money import format_amount
 from ..providers.icoinpay import ICoinPayClient
-from ..refund_settings import claim_days, payout_client_from, payout_coin, rate_choice
+from ..refunds import request as core
+from ..refunds.claim_page import claim_view
+from ..refunds.editions import mark_recorded
+from ..refunds.settings import claim_days, payout_client_from, payout_coin, rate_choice
 from . import flow, outbox, problems
 from .models import ChannelConfiguration, Installation, OutboxReport, RefundRequestKey
 from .payloads import Payload, action

@@ -55,7 +55,7 @@ SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or (
 )
 # links signed before a key rotation keep working
 SECRET_KEY_FALLBACKS = [_signing_key(k) for k in CRYPTOPAY_APP_SECRET_KEYS[1:]]
-# the core's payout queue and refund commands use this edition (``editions.py``)
+# the core's payout queue and refund commands use this edition (``refunds/editions.py``)
 CRYPTOPAY_EDITION = "saleor_cryptopay.app.refunds"
 DEBUG = os.environ.get("DEBUG", "").lower() in ("1", "true", "yes")
 ALLOWED_HOSTS = [urlsplit(APP_URL).hostname or "localhost", "127.0.0.1", "localhost"] + [

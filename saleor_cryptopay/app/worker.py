@@ -69,7 +69,7 @@ def reconcile(channel: Optional[str] = None, provider: Optional[str] = None) -> 
 @app.task(name="saleor_cryptopay.app.payouts")
 def payouts(limit: int = 50) -> list[str]:
     """The core's payout queue with the App edition (exactly once per refund)."""
-    from ..editions import process_payouts
+    from ..refunds.editions import process_payouts
     from .models import Heartbeat
 
     lines = [o.summary() for o in process_payouts(limit=limit)]

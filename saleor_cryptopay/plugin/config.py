@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..gateway_config import COMMON_FIELDS, DEFAULTS
-from ..refund_settings import ICOINPAY_LIVE_URL
+from ..refunds.settings import ICOINPAY_LIVE_URL
 
 CALLBACK_PATH = "/callback"
 CLAIM_PREFIX = "/claim/"

@@ -1,7 +1,7 @@
 """Refunds in the plugin edition: Saleor's refund call in, the sent refund out.
 
 Every decision (how much, at which rate, to which address, when to pay) is the
-core's (``refunds.py``, ``payouts.py``); this module translates:
+core's (``refunds/request.py``, ``refunds/payouts.py``); this module translates:
 
 - ``refund_payment`` -> a refund request, answered ``REFUND_ONGOING`` (Saleor
   records it without lowering the captured amount: the Dashboard shows it in
@@ -40,13 +40,13 @@ from saleor.payment.models import Payment
 from saleor.payment.utils import create_transaction, update_payment_charge_status
 from saleor.plugins.manager import get_plugins_manager
 
-from .. import refunds as core
-from ..claim_page import claim_view
-from ..editions import mark_recorded
 from ..gateway_config import parse_positive_int
 from ..models import Invoice, RefundRequest
 from ..providers.icoinpay import ICoinPayClient
-from ..refund_settings import payout_client_from, validate_refund_fields
+from ..refunds import request as core
+from ..refunds.claim_page import claim_view
+from ..refunds.editions import mark_recorded
+from ..refunds.settings import payout_client_from, validate_refund_fields
 from .config import CLAIM_PREFIX
 
 if TYPE_CHECKING:

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from saleor_cryptopay.claim_page import claim_view
+from saleor_cryptopay.refunds.claim_page import claim_view
 
 from . import refund_edition
 

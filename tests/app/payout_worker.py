@@ -38,9 +38,9 @@ def main(db_path: str, base_url: str, key: str, command: str, *args: str) -> Non
     from django.core.management import call_command
     from django.utils import timezone
 
-    from saleor_cryptopay import refunds
     from saleor_cryptopay.models import Invoice, RefundRequest
-    from saleor_cryptopay.payouts import run_payouts
+    from saleor_cryptopay.refunds import request as refunds
+    from saleor_cryptopay.refunds.payouts import run_payouts
     from tests.app import refund_edition
 
     if command == "setup":

@@ -4,9 +4,9 @@ tested on the Saleor side)."""
 
 from __future__ import annotations
 
-from saleor_cryptopay.editions import mark_recorded
 from saleor_cryptopay.providers.icoinpay import ICoinPayClient
-from saleor_cryptopay.refunds import claim_token
+from saleor_cryptopay.refunds.editions import mark_recorded
+from saleor_cryptopay.refunds.request import claim_token
 
 STATE: dict = {}
 

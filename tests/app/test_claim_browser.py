@@ -12,8 +12,8 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
-from saleor_cryptopay import refunds  # noqa: E402
 from saleor_cryptopay.models import RefundRequest  # noqa: E402
+from saleor_cryptopay.refunds import request as refunds  # noqa: E402
 
 from ..browser import browser, dump_dom, needs_chromium  # noqa: E402
 

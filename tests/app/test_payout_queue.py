@@ -17,11 +17,11 @@ from django.core.management.base import CommandError
 from django.db import connection
 from django.utils import timezone
 
-from saleor_cryptopay import refunds
-from saleor_cryptopay.editions import process_payouts
 from saleor_cryptopay.models import Payout, RefundRequest, StaffTask, WalletBalance
-from saleor_cryptopay.payouts import claim_next, run_payouts
 from saleor_cryptopay.providers.icoinpay import SEND_DEADLINE
+from saleor_cryptopay.refunds import request as refunds
+from saleor_cryptopay.refunds.editions import process_payouts
+from saleor_cryptopay.refunds.payouts import claim_next, run_payouts
 
 BTC = "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"
 S = RefundRequest.Status

@@ -11,11 +11,11 @@ from django.test import RequestFactory
 from django.utils import timezone
 from embit import bech32
 
-from saleor_cryptopay import refunds
-from saleor_cryptopay.addresses import address_problem, eip55
-from saleor_cryptopay.claim_page import claim_view
 from saleor_cryptopay.models import AddressCheck, RefundRequest
 from saleor_cryptopay.providers.icoinpay import ICoinPayClient
+from saleor_cryptopay.refunds import request as refunds
+from saleor_cryptopay.refunds.addresses import address_problem, eip55
+from saleor_cryptopay.refunds.claim_page import claim_view
 
 pytestmark = pytest.mark.django_db
 

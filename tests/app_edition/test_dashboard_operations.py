@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from saleor_cryptopay import editions
 from saleor_cryptopay.models import CallbackEvent, RefundRequest, StaffTask
+from saleor_cryptopay.refunds import editions
 
 from ..browser import needs_chromium
 from .dashboard_browser import in_dashboard, loaded, open_page, shown_text, wait_for
@@ -56,7 +56,7 @@ def test_refund_claim_link_new_link_and_address_from_the_page(paid, hook, saleor
 def test_unknown_payout_says_the_rule_and_staff_record_it_sent(paid, hook, saleor, sb, ops):
     ask_refund(hook, paid, 30)
     refund = RefundRequest.objects.get()
-    from saleor_cryptopay import refunds as core
+    from saleor_cryptopay.refunds import request as core
 
     core.set_address(refund.pk, BTC, by="staff")
     sb.inject_fault("icoinpay", "drop", endpoint="send")
@@ -84,7 +84,7 @@ def test_unknown_payout_says_the_rule_and_staff_record_it_sent(paid, hook, saleo
 def test_a_task_is_resolved_with_a_note(paid, hook, saleor, sb, ops):
     ask_refund(hook, paid, 30)
     refund = RefundRequest.objects.get()
-    from saleor_cryptopay import refunds as core
+    from saleor_cryptopay.refunds import request as core
 
     core.set_address(refund.pk, BTC, by="staff")
     sb.set_wallet(balance=10)

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import pytest
 
-from saleor_cryptopay import editions
-from saleor_cryptopay import refunds as core
 from saleor_cryptopay.app import problems
 from saleor_cryptopay.app.configure import save_configuration
 from saleor_cryptopay.app.models import Installation
 from saleor_cryptopay.models import Invoice, RefundRequest
+from saleor_cryptopay.refunds import editions
+from saleor_cryptopay.refunds import request as core
 
 from ..saleor_schema import needs_schemas
 from .test_payment_flow import start, wait_for

@@ -13,13 +13,13 @@ import pytest
 import requests
 from django.db import connection
 
-from saleor_cryptopay import editions
-from saleor_cryptopay import refunds as core
 from saleor_cryptopay.app import cli
 from saleor_cryptopay.app.configure import ConfigurationRefused
 from saleor_cryptopay.app.models import OutboxReport
 from saleor_cryptopay.app.reconcile import reconcile_all
 from saleor_cryptopay.models import Invoice, Payout, RefundRequest, StaffTask
+from saleor_cryptopay.refunds import editions
+from saleor_cryptopay.refunds import request as core
 
 from .fake_saleor import APP_ID, now_iso
 from .test_payment_flow import order_recorded, outbox_empty, start, wait_for

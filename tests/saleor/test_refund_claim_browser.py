@@ -10,9 +10,9 @@ pytest.importorskip("saleor", reason="Saleor is not installed: run in a Saleor 3
 from saleor.payment import ChargeStatus  # noqa: E402
 from saleor.payment.models import Payment  # noqa: E402
 
-from saleor_cryptopay.editions import process_payouts  # noqa: E402
 from saleor_cryptopay.models import RefundRequest  # noqa: E402
 from saleor_cryptopay.plugin.refunds import REFUNDS_KEY  # noqa: E402
+from saleor_cryptopay.refunds.editions import process_payouts  # noqa: E402
 
 from ..browser import dump_dom, needs_chromium  # noqa: E402
 from .test_refunds import BTC, order_refund, paid_order  # noqa: E402

@@ -20,8 +20,8 @@ from ...gateway_config import (
     SECRET_FIELDS,
     SECRET_REFUND_FIELDS,
 )
-from ...payouts import known_balance
-from ...refund_settings import REFUND_DEFAULTS, REFUND_RATES, payout_client_from, payout_coin
+from ...refunds.payouts import known_balance
+from ...refunds.settings import REFUND_DEFAULTS, REFUND_RATES, payout_client_from, payout_coin
 from .. import secrets_box
 from ..checks import check_configuration
 from ..configure import ConfigurationRefused, save_configuration

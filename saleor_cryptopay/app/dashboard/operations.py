@@ -10,9 +10,9 @@ from urllib.parse import urlsplit
 from django.db.models import Q
 from django.http import HttpRequest
 
-from ... import editions
-from ... import refunds as core
 from ...models import CallbackEvent, RefundRequest, StaffTask
+from ...refunds import editions
+from ...refunds import request as core
 from ...staff_tasks import TaskNotOpen, resolve_task
 from .. import problems
 from ..callbacks import replay_event

@@ -9,8 +9,8 @@ from typing import Optional
 from django.db.models import Q
 from django.http import HttpRequest
 
-from ... import editions
 from ...models import CallbackEvent, Invoice, RefundRequest
+from ...refunds import editions
 from ..models import OutboxReport
 from ..saleor_api import from_global_id
 from .auth import Staff

@@ -11,7 +11,7 @@ class Command(BaseCommand):
         parser.add_argument("--limit", type=int, default=50, help="payouts per run (default 50)")
 
     def handle(self, *args, limit=50, **options):
-        from ...editions import load, process_payouts
+        from ...refunds.editions import load, process_payouts
 
         if load() is None:
             self.stdout.write("No edition installed (Saleor plugin or App): nothing to do.")

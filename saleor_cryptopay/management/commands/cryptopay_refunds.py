@@ -24,8 +24,9 @@ class Command(BaseCommand):
         parser.add_argument("--by", default="staff", help="who acts (kept on the refund)")
 
     def handle(self, *args, **opts):
-        from ... import editions, refunds
         from ...models import RefundRequest
+        from ...refunds import editions
+        from ...refunds import request as refunds
 
         edition = editions.load()
         try:

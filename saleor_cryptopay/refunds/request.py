@@ -19,14 +19,14 @@ from django.db import transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
+from ..models import AddressCheck, Invoice, RefundRequest, StaffTask
+from ..money import format_amount, quantize, to_decimal
+from ..providers.errors import ProviderError
+from ..providers.icoinpay import BASE_UNIT, SEND_DEADLINE, ICoinPayClient
+from ..providers.icoinpay import PROVIDER as ICOINPAY
+from ..providers.status import PaymentStatus
+from ..sync import lock_invoice, open_task
 from .addresses import address_problem
-from .models import AddressCheck, Invoice, RefundRequest, StaffTask
-from .money import format_amount, quantize, to_decimal
-from .providers.errors import ProviderError
-from .providers.icoinpay import BASE_UNIT, SEND_DEADLINE, ICoinPayClient
-from .providers.icoinpay import PROVIDER as ICOINPAY
-from .providers.status import PaymentStatus
-from .sync import lock_invoice, open_task
 
 Status = RefundRequest.Status
 CLAIM_SALT = "saleor_cryptopay.refund-claim"

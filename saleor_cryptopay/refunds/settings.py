@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from .gateway_config import parse_positive_int, url_error
-from .providers.errors import ProviderError
-from .providers.icoinpay import LIVE_BASE_URL, ICoinPayClient
-from .refunds import CLAIM_DAYS, CLAIM_MAX_DAYS
+from ..gateway_config import parse_positive_int, url_error
+from ..providers.errors import ProviderError
+from ..providers.icoinpay import LIVE_BASE_URL, ICoinPayClient
+from .request import CLAIM_DAYS, CLAIM_MAX_DAYS
 
 ICOINPAY_LIVE_URL = LIVE_BASE_URL
 REFUND_RATES = ("invoice", "current")

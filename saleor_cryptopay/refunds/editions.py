@@ -26,7 +26,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from .models import RefundRequest
+from ..models import RefundRequest
 from .payouts import STALE_AFTER, Outcome, run_payouts
 
 PLUGIN_EDITION = "saleor_cryptopay.plugin.refunds"

@@ -12,9 +12,9 @@ from typing import Optional
 
 from django.http import HttpRequest, HttpResponse
 
-from .money import format_amount
-from .providers.icoinpay import ICoinPayClient
-from .refunds import AddressRejected, ClaimError, claim, open_claim
+from ..money import format_amount
+from ..providers.icoinpay import ICoinPayClient
+from .request import AddressRejected, ClaimError, claim, open_claim
 
 _CSS = (
     # border-box: the address input's width:100% plus padding overflowed the card

@@ -28,19 +28,20 @@ from typing import Optional
 from django.db import transaction
 from django.utils import timezone
 
-from .models import Payout, RefundRequest, WalletBalance
-from .providers.errors import ProviderError
-from .providers.http import NOT_SENT
-from .providers.icoinpay import (
+from ..models import Payout, RefundRequest, WalletBalance
+from ..providers.errors import ProviderError
+from ..providers.http import NOT_SENT
+from ..providers.icoinpay import (
     PROVIDER,
     SEND_DEADLINE,
     AmountNotSendable,
     ICoinPayClient,
     PayoutRefused,
 )
-from .refunds import raise_task, resolve_tasks
+from .request import raise_task, resolve_tasks
 
-logger = logging.getLogger(__name__)
+# the name it had before refunds became a package: logging settings that name it keep working
+logger = logging.getLogger("saleor_cryptopay.payouts")
 
 Status = RefundRequest.Status
 # the payout client for a refund's channel, or None (no iCoinPay credentials)
