@@ -85,7 +85,7 @@ def test_reading_commands_refuse_a_database_that_is_missing_or_empty(tmp_path):
     assert run(tmp_path, "migrate").returncode == 0
     done = run(tmp_path, "tasks")
     assert done.returncode == 0 and "Nothing needs attention." in done.stdout
-    # prune: the core's rules (tests/app/test_prune.py) behind a thin command
+    # prune: the core's rules (tests/core/test_prune.py) behind a thin command
     done = run(tmp_path, "prune", "--dry-run")
     assert done.returncode == 0 and "would be pruned before" in done.stdout
     assert "delivered reports" in done.stdout

@@ -1,5 +1,5 @@
 """The plugin edition's pruning: ``saleor_cryptopay.prune`` is found by
-Saleor's Celery worker and applies the core rules (tests/app/test_prune.py)
+Saleor's Celery worker and applies the core rules (tests/core/test_prune.py)
 to the plugin's tables inside Saleor's database."""
 
 from datetime import timedelta

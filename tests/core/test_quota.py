@@ -190,7 +190,7 @@ def test_attach_follows_the_settings(sb, settings):
 
 def worker(db: Path, *args: str) -> subprocess.Popen:
     return subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "tests.app.quota_worker", str(db), *args],
+        [sys.executable, "-m", "tests.core.quota_worker", str(db), *args],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,

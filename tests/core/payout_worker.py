@@ -1,9 +1,9 @@
 """A payout worker in its own process, on a shared SQLite file (for the
 two-process exactly-once test; PostgreSQL runs the threaded one).
 
-    python -m tests.app.payout_worker DB_PATH BASE_URL API_KEY setup N
-    python -m tests.app.payout_worker DB_PATH BASE_URL API_KEY run
-    python -m tests.app.payout_worker DB_PATH BASE_URL API_KEY report
+    python -m tests.core.payout_worker DB_PATH BASE_URL API_KEY setup N
+    python -m tests.core.payout_worker DB_PATH BASE_URL API_KEY run
+    python -m tests.core.payout_worker DB_PATH BASE_URL API_KEY report
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def main(db_path: str, base_url: str, key: str, command: str, *args: str) -> Non
     from saleor_cryptopay.models import Invoice, RefundRequest
     from saleor_cryptopay.refunds import request as refunds
     from saleor_cryptopay.refunds.payouts import run_payouts
-    from tests.app import refund_edition
+    from tests.core import refund_edition
 
     if command == "setup":
         call_command("migrate", verbosity=0)

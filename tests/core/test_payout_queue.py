@@ -258,7 +258,7 @@ def test_two_worker_processes_send_each_refund_once(sb, tmp_path):
     """Two processes race over one queue (a shared SQLite file here; the
     threaded test above does the same on PostgreSQL with row locks)."""
     root = Path(__file__).resolve().parents[2]
-    base = [sys.executable, "-m", "tests.app.payout_worker", str(tmp_path / "queue.sqlite3")]
+    base = [sys.executable, "-m", "tests.core.payout_worker", str(tmp_path / "queue.sqlite3")]
     base += [sb.icoinpay_base, sb.icoinpay_api_key]
 
     def worker(*args) -> subprocess.Popen:

@@ -32,7 +32,7 @@ BTC = "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"
 
 @pytest.fixture
 def claim_link(paid_invoice, edition, settings, live_server):
-    settings.ROOT_URLCONF = "tests.app.claim_urls"
+    settings.ROOT_URLCONF = "tests.core.claim_urls"
     settings.ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
     refund = refunds.request_refund(paid_invoice().pk, Decimal("5.00"), "USD")
     return refund, f"{live_server.url}/claim/{refunds.claim_token(refund)}"

@@ -24,7 +24,7 @@ def sb(sandbox):
 
 @pytest.fixture
 def edition(sb, settings):
-    settings.CRYPTOPAY_EDITION = "tests.app.refund_edition"
+    settings.CRYPTOPAY_EDITION = "tests.core.refund_edition"
     refund_edition.configure(sb.icoinpay_base, sb.icoinpay_api_key)
     return refund_edition
 

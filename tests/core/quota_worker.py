@@ -1,7 +1,7 @@
-"""A separate process drawing on the shared quota (tests/app/test_quota.py).
+"""A separate process drawing on the shared quota (tests/core/test_quota.py).
 
-    python -m tests.app.quota_worker DB migrate
-    python -m tests.app.quota_worker DB calls BASE_URL KEY PRIORITY N WINDOWS_JSON
+    python -m tests.core.quota_worker DB migrate
+    python -m tests.core.quota_worker DB calls BASE_URL KEY PRIORITY N WINDOWS_JSON
 
 Prints one JSON line: calls answered, refused by our quota, refused by the
 provider (429), and the codes seen.
