@@ -14,7 +14,7 @@ from django.conf import settings
 
 from saleor_cryptopay.sandbox.state import SandboxConfig
 
-from .app_edition.fake_saleor import TOKEN
+from .app.fake_saleor import TOKEN
 
 # a claim link with its token, wherever it is logged from
 CLAIM_LINK = re.compile(r"/claim/(?!\*\*\*)[^\s/?#\"'<>]{20,}")

@@ -18,13 +18,13 @@ from saleor.graphql.core.utils import to_global_id_or_none
 from saleor.order.models import Order
 from selenium.webdriver.support.select import Select
 
-from tests.app_edition.dashboard_browser import (
+from tests.app.dashboard_browser import (
     in_dashboard,
     loaded,
     open_page,
     shown_text,
 )
-from tests.app_edition.dashboard_browser import wait_for as wait_in_page
+from tests.app.dashboard_browser import wait_for as wait_in_page
 from tests.browser import needs_chromium
 
 from .test_app_live import (

@@ -97,7 +97,7 @@ def test_shopper_pays_on_the_page_and_is_sent_back(
     pytest.importorskip("selenium", reason="needs selenium (the test extra)")
     from selenium.webdriver.common.by import By
 
-    from ..app_edition.payment_page_helpers import wait_for
+    from ..app.payment_page_helpers import wait_for
     from ..browser import browser
     from .flow import confirmation, create_payment
 

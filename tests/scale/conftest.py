@@ -23,8 +23,8 @@ import requests
 
 from saleor_cryptopay.sandbox import SandboxServer
 
-from ..app_edition.fake_saleor import TOKEN, FakeSaleor
-from ..app_edition.test_cli import KEY, free_port
+from ..app.fake_saleor import TOKEN, FakeSaleor
+from ..app.test_cli import KEY, free_port
 
 POSTGRES_ENV = "CRYPTOPAY_TEST_POSTGRES_URL"
 REDIS_ENV = "CRYPTOPAY_TEST_REDIS_URL"

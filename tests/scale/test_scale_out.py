@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from ..app_edition.fake_saleor import APP_ID, gid, initialize_payload, now_iso, source
+from ..app.fake_saleor import APP_ID, gid, initialize_payload, now_iso, source
 from .conftest import configure, wait_for, webhook
 
 pytestmark = pytest.mark.slow

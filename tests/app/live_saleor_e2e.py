@@ -2,7 +2,7 @@
 """By hand, against a running Saleor (not collected by pytest): install the
 App with ``appInstall`` and pay a checkout end to end on the Transactions API.
 
-    python -m tests.app_edition.live_saleor_e2e --saleor http://127.0.0.1:18000/graphql/ \\
+    python -m tests.app.live_saleor_e2e --saleor http://127.0.0.1:18000/graphql/ \\
         --email admin@example.com --password admin --channel default-channel
 
 Saleor must reach loopback (``HTTP_IP_FILTER_ALLOW_LOOPBACK_IPS=True``). The

@@ -2,7 +2,7 @@
 inside the harness Dashboard. Skipped unless ``CRYPTOPAY_SCREENSHOTS`` names
 the directory to write them to (``docs/`` for the README):
 
-    CRYPTOPAY_SCREENSHOTS=docs pytest tests/app_edition/test_dashboard_screenshots.py
+    CRYPTOPAY_SCREENSHOTS=docs pytest tests/app/test_dashboard_screenshots.py
 """
 
 # ruff: noqa: F811 (``paid`` is the refund tests' fixture, imported)
