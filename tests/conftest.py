@@ -18,6 +18,15 @@ def _no_secret_in_any_log():
         yield
 
 
+@pytest.fixture
+def sb(sandbox):
+    """The directory's ``sandbox`` fixture, reset for the test, its faults
+    cleared after it (tests/saleor and tests/sandbox have their own)."""
+    sandbox.reset()
+    yield sandbox
+    sandbox.clear_faults()
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if WATCH.leaks and exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

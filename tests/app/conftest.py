@@ -37,12 +37,6 @@ else:
             yield server
 
     @pytest.fixture
-    def sb(sandbox):
-        sandbox.reset()
-        yield sandbox
-        sandbox.clear_faults()
-
-    @pytest.fixture
     def saleor() -> Iterator[FakeSaleor]:
         fake = FakeSaleor().start()
         yield fake

@@ -20,9 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,6 +29,7 @@ import requests
 from cryptography.fernet import Fernet
 
 from saleor_cryptopay.sandbox import SandboxServer
+from tests.app_process import AppProcess, wait_for
 
 ADDRESS = {
     "firstName": "Ada",
@@ -43,12 +41,6 @@ ADDRESS = {
     "countryArea": "MI",
     "phone": "+12025550123",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Saleor:
@@ -74,58 +66,18 @@ def step(text: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {text}", flush=True)
 
 
-def wait_for(predicate, timeout: float = 60, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
+class ScriptApp(AppProcess):
+    """The tests' App launcher with a key of its own; ``cli`` returns the
+    output and raises when the command fails."""
 
+    def __init__(self, workdir: str) -> None:
+        super().__init__(workdir, env={"CRYPTOPAY_APP_SECRET_KEY": Fernet.generate_key().decode()})
 
-class AppProcess:
-    def __init__(self, workdir: str, port: int) -> None:
-        self.port = port
-        self.url = f"http://127.0.0.1:{port}"
-        self.env = {
-            **os.environ,
-            "APP_URL": self.url,
-            "CRYPTOPAY_APP_SECRET_KEY": Fernet.generate_key().decode(),
-            "ALLOW_LOCAL_SALEOR": "1",  # Saleor runs on this machine
-        }
-        self.env.pop("CRYPTOPAY_APP_DATABASE_URL", None)
-        self.workdir = workdir
-        self.proc = None
-
-    def cli(self, *args: str) -> str:
-        result = subprocess.run(
-            [sys.executable, "-m", "saleor_cryptopay.app.cli", *args],
-            cwd=self.workdir, env=self.env, capture_output=True, text=True, timeout=300,
-        )  # fmt: skip
+    def cli(self, *args: str) -> str:  # type: ignore[override]
+        result = super().cli(*args)
         if result.returncode:
             raise RuntimeError(f"cryptopay-app {args[0]}: {result.stderr}")
         return result.stdout
-
-    def start(self) -> None:
-        self.log = open(os.path.join(self.workdir, "app.log"), "ab")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "saleor_cryptopay.app.cli", "serve", "--port", str(self.port)],
-            cwd=self.workdir, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        wait_for(self._up, 120, "the App to serve")
-
-    def _up(self) -> bool:
-        try:
-            return requests.get(f"{self.url}/api/manifest", timeout=2).ok
-        except requests.ConnectionError:
-            return False
-
-    def stop(self) -> None:
-        if self.proc:
-            self.proc.terminate()
-            self.proc.wait(30)
-            self.proc = None
 
 
 CHECKOUT = """mutation($channel: String!, $email: String!, $variant: ID!, $address: AddressInput!) {
@@ -170,7 +122,7 @@ def main() -> int:
     args = p.parse_args()
     saleor = Saleor(args.saleor)
     workdir = tempfile.mkdtemp(prefix="cryptopay-app-e2e-")
-    app = AppProcess(workdir, free_port())
+    app = ScriptApp(workdir)
     with SandboxServer("127.0.0.1", 0) as sb:
         app.start()
         try:
@@ -181,7 +133,7 @@ def main() -> int:
     return 0
 
 
-def run(saleor: Saleor, app: AppProcess, sb: SandboxServer, args) -> None:
+def run(saleor: Saleor, app: ScriptApp, sb: SandboxServer, args) -> None:
     saleor.token = saleor.gql(
         "mutation($e: String!, $p: String!) { tokenCreate(email: $e, password: $p) { token } }",
         e=args.email, p=args.password,

@@ -7,7 +7,6 @@ import os
 import pty
 import select
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,65 +14,20 @@ import time
 import pytest
 import requests
 
+from ..app_process import AppProcess
 from .fake_saleor import TOKEN
-
-KEY = "3q2-7xHcWZ0ubdMlJdC1wWIbAn3ct6Zs1y0B5mF5o8s="
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
 def served(tmp_path):
-    port = free_port()
-    env = {
-        **os.environ,
-        "APP_URL": f"http://127.0.0.1:{port}",
-        "CRYPTOPAY_APP_SECRET_KEY": KEY,
-        "DJANGO_SETTINGS_MODULE": "saleor_cryptopay.app.settings",
-        "ALLOW_LOCAL_SALEOR": "1",  # the fake Saleor is on loopback
-    }
-    env.pop("CRYPTOPAY_APP_DATABASE_URL", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "saleor_cryptopay.app.cli", "serve", "--port", str(port)],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            requests.get(f"{url}/api/manifest", timeout=10)
-            break
-        except requests.RequestException:  # not listening yet, or a loaded machine
-            time.sleep(0.2)
-
-    def cli(
-        *args: str, extra_env: dict | None = None, unset: tuple[str, ...] = ()
-    ) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "-m", "saleor_cryptopay.app.cli", *args],
-            cwd=tmp_path,
-            env={k: v for k, v in {**env, **(extra_env or {})}.items() if k not in unset},
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-
-    cli.env = env
-    yield url, cli, tmp_path
-    proc.terminate()
-    output = proc.communicate(timeout=10)[0].decode()
-    assert TOKEN not in output
+    app = AppProcess(tmp_path).start()
+    yield app
+    app.stop()
+    assert TOKEN not in app.log_tail(chars=10**7)
 
 
 def test_serve_install_configure(served, saleor, sb):
-    url, cli, cwd = served
+    url, cli, cwd = served.url, served.cli, served.workdir
     manifest = requests.get(f"{url}/api/manifest", timeout=5).json()
     assert manifest["tokenTargetUrl"] == f"{url}/api/register"
     assert (cwd / "cryptopay-app.sqlite3").exists()
@@ -178,7 +132,7 @@ def _in_a_terminal(argv: list[str], cwd, env: dict, answers: list[str]) -> tuple
 
 def test_configure_reads_secrets_from_a_file_the_environment_or_a_prompt(served, saleor, sb):
     """Secrets as options are in the process list and the shell history."""
-    url, cli, cwd = served
+    url, cli, cwd = served.url, served.cli, served.workdir
     _register(url, saleor)
     base = ["configure", "--saleor-api-url", saleor.api_url, "--provider", "coinpay_th"]
     base += ["--api-base-url", sb.coinpay_th_base]
@@ -199,7 +153,9 @@ def test_configure_reads_secrets_from_a_file_the_environment_or_a_prompt(served,
     assert wrong_env.returncode == 2 and "refused the credentials" in wrong_env.stderr
 
     argv = ["-m", "saleor_cryptopay.app.cli", *base, "--channel", "c4", "--prompt"]
-    code, typed = _in_a_terminal(argv, cwd, cli.env, [sb.coinpay_th_key, sb.coinpay_th_secret, ""])
+    code, typed = _in_a_terminal(
+        argv, cwd, served.env, [sb.coinpay_th_key, sb.coinpay_th_secret, ""]
+    )
     assert code == 0, typed
     assert "API key:" in typed and "API secret:" in typed and "checked with the provider" in typed
     assert sb.coinpay_th_secret not in typed  # not echoed

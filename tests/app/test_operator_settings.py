@@ -11,7 +11,6 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime
 
 import pytest
@@ -20,7 +19,7 @@ from waitress.task import ThreadedTaskDispatcher
 
 from saleor_cryptopay.app.serving import install_queue_advice
 
-from .test_cli import KEY, free_port
+from ..app_process import KEY, answers, free_port, wait_for
 
 APP_FILE = "cryptopay-app.sqlite3"
 
@@ -136,14 +135,8 @@ def serving(tmp_path):
         )
         procs.append(proc)
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                requests.get(f"{url}/api/manifest", timeout=10)
-                return proc, url
-            except requests.RequestException:  # not listening yet, or a loaded machine
-                time.sleep(0.2)
-        raise AssertionError("serve did not start")
+        wait_for(lambda: answers(f"{url}/api/manifest"), 120, "serve")
+        return proc, url
 
     yield start
     for proc in procs:

@@ -11,13 +11,6 @@ def sandbox():
         yield sb
 
 
-@pytest.fixture
-def sb(sandbox):
-    sandbox.reset()
-    yield sandbox
-    sandbox.clear_faults()
-
-
 @pytest.fixture(scope="session")
 def ca():
     """A certificate authority no public CA bundle knows (as a self-signed

@@ -12,13 +12,6 @@ def sandbox():
 
 
 @pytest.fixture
-def sb(sandbox):
-    sandbox.reset()
-    yield sandbox
-    sandbox.clear_faults()
-
-
-@pytest.fixture
 def cp24(sb):
     return CoinPay24Client(sb.coinpay24_api_key, base_url=sb.coinpay24_base, timeout=(2, 2))
 

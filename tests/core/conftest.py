@@ -16,13 +16,6 @@ def sandbox():
 
 
 @pytest.fixture
-def sb(sandbox):
-    sandbox.reset()
-    yield sandbox
-    sandbox.clear_faults()
-
-
-@pytest.fixture
 def edition(sb, settings):
     settings.CRYPTOPAY_EDITION = "tests.core.refund_edition"
     refund_edition.configure(sb.icoinpay_base, sb.icoinpay_api_key)

@@ -4,13 +4,10 @@ sandbox as provider. Saleor talks to the App only over HTTP (signed
 webhooks, the token POST) and the App to Saleor only over GraphQL."""
 
 import os
-import socket
 import subprocess
 import sys
-import time
 
 import pytest
-import requests
 
 pytest.importorskip("saleor", reason="Saleor is not installed: run in a Saleor 3.20 environment")
 
@@ -19,9 +16,10 @@ from saleor.app.models import App  # noqa: E402
 from saleor.graphql.core.utils import to_global_id_or_none  # noqa: E402
 from saleor.order.models import Order  # noqa: E402
 
+from tests.app_process import AppProcess, wait_for  # noqa: E402
+
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
-KEY = "3q2-7xHcWZ0ubdMlJdC1wWIbAn3ct6Zs1y0B5mF5o8s="
 APP_INSTALL = """mutation($url: String!) { appInstall(input: {appName: "CryptoPay",
     manifestUrl: $url, permissions: [HANDLE_PAYMENTS]}) {
     appInstallation { id status message } errors { field code message } } }"""
@@ -32,12 +30,6 @@ TXN_INIT = """mutation($id: ID!, $data: JSON) { transactionInitialize(id: $id,
 TXN_PROCESS = """mutation($id: ID!) { transactionProcess(id: $id) {
     transaction { id pspReference } transactionEvent { type message } data
     errors { field code message } } }"""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def app_python() -> str:
@@ -52,43 +44,11 @@ def app_python() -> str:
 
 @pytest.fixture
 def app_process(tmp_path):
-    port = free_port()
-    env = {**os.environ, "APP_URL": f"http://127.0.0.1:{port}", "CRYPTOPAY_APP_SECRET_KEY": KEY,
-           "ALLOW_LOCAL_SALEOR": "1"}  # Saleor is served on loopback  # fmt: skip
-    env.pop("CRYPTOPAY_APP_DATABASE_URL", None)  # the App keeps its own SQLite file
-    cmd = [app_python(), "-m", "saleor_cryptopay.app.cli"]
-    env["PYTHONPATH"] = os.getcwd()  # this source tree, whichever Python runs it
-    log = open(tmp_path / "app.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen([*cmd, "serve", "--port", str(port)], cwd=tmp_path, env=env,
-                            stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
-    url = env["APP_URL"]
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{url}/api/manifest", timeout=10).ok:
-                break
-        except requests.RequestException:  # not listening yet, or a loaded machine
-            time.sleep(0.3)
-
-    def cli(*args):
-        return subprocess.run([*cmd, *args], cwd=tmp_path, env=env, capture_output=True,
-                              text=True, timeout=300)  # fmt: skip
-
-    yield url, cli
-    proc.terminate()
-    proc.wait(30)
-    log.close()
-    print((tmp_path / "app.log").read_text()[-3000:])  # shown when the test fails
-
-
-def wait_for(predicate, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError("timed out")
+    """The App as a real process on its own SQLite file; yields (url, cli)."""
+    app = AppProcess(tmp_path, python=app_python()).start()
+    yield app.url, app.cli
+    app.stop()
+    print(app.log_tail())  # shown when the test fails
 
 
 def test_app_install_and_paid_checkout(

@@ -3,7 +3,6 @@ Saleor (live server): 20 concurrent copies of the paid callback, split
 between the two processes and racing the sandbox's own delivery, end in one
 order and exactly one CHARGE_SUCCESS report reaching Saleor."""
 
-import os
 import subprocess
 import time
 import uuid
@@ -23,7 +22,9 @@ from saleor.graphql.payment.mutations.transaction import (  # noqa: E402
 )
 from saleor.order.models import Order  # noqa: E402
 
-from .test_app_live import APP_INSTALL, KEY, TXN_INIT, app_python, free_port, wait_for  # noqa: E402
+from tests.app_process import AppProcess  # noqa: E402
+
+from .test_app_live import APP_INSTALL, TXN_INIT, app_python, wait_for  # noqa: E402
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -46,41 +47,24 @@ def two_apps(tmp_path, app_database):
     driver = subprocess.run([python, "-c", "import psycopg"], check=False)
     if driver.returncode:
         pytest.skip(f"{python} has no PostgreSQL driver: pip install 'saleor-cryptopay[postgres]'")
-    procs, urls = [], []
-    for n in range(2):
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        env = {**os.environ, "APP_URL": url, "CRYPTOPAY_APP_SECRET_KEY": KEY,
-               "CRYPTOPAY_APP_DATABASE_URL": app_database, "PYTHONPATH": os.getcwd(),
-               "ALLOW_LOCAL_SALEOR": "1"}  # Saleor is served on loopback  # fmt: skip
-        log = open(tmp_path / f"app{n}.log", "wb")  # noqa: SIM115
-        # one after the other: each runs the App's migrations at start
-        procs.append((subprocess.Popen(
-            [python, "-m", "saleor_cryptopay.app.cli", "serve", "--port", str(port)],
-            cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT,
-        ), log))  # fmt: skip
-        wait_for(lambda u=url: _up(u), 120)
-        urls.append(url)
-
-    def cli(*args):
-        return subprocess.run([python, "-m", "saleor_cryptopay.app.cli", *args], cwd=tmp_path,
-                              env={**env, "APP_URL": urls[0]}, capture_output=True, text=True,
-                              timeout=300)  # fmt: skip
-
-    yield urls, cli
-    for proc, log in procs:
-        proc.terminate()
-        proc.wait(30)
-        log.close()
-    for n in range(2):
-        print((tmp_path / f"app{n}.log").read_text()[-2000:])  # shown when the test fails
-
-
-def _up(url: str) -> bool:
+    apps = []
     try:
-        return requests.get(f"{url}/api/manifest", timeout=10).ok
-    except requests.RequestException:  # not listening yet, or a loaded machine
-        return False
+        for n in range(2):
+            app = AppProcess(tmp_path, python=python, database_url=app_database,
+                             log_name=f"app{n}.log")  # fmt: skip
+            apps.append(app)
+            app.start()  # one after the other: each runs the App's migrations at start
+        urls = [app.url for app in apps]
+
+        def cli(*args):
+            return apps[-1].cli(*args, extra_env={"APP_URL": urls[0]})
+
+        yield urls, cli
+    finally:
+        for app in apps:
+            app.stop()
+        for app in apps:
+            print(app.log_tail(2000))  # shown when the test fails
 
 
 def test_concurrent_duplicates_across_two_processes(

@@ -11,9 +11,8 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Optional
 from urllib.parse import urlsplit, urlunsplit
@@ -24,21 +23,11 @@ import requests
 from saleor_cryptopay.sandbox import SandboxServer
 
 from ..app.fake_saleor import TOKEN, FakeSaleor
-from ..app.test_cli import KEY, free_port
+from ..app_process import KEY, AppProcess
 
 POSTGRES_ENV = "CRYPTOPAY_TEST_POSTGRES_URL"
 REDIS_ENV = "CRYPTOPAY_TEST_REDIS_URL"
 pytestmark = pytest.mark.slow
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 60.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"{what} not reached within {timeout:.0f} s")
 
 
 @pytest.fixture(scope="session")
@@ -91,13 +80,6 @@ def sandbox() -> Iterator[SandboxServer]:
 
 
 @pytest.fixture
-def sb(sandbox):
-    sandbox.reset()
-    yield sandbox
-    sandbox.clear_faults()
-
-
-@pytest.fixture
 def saleor() -> Iterator[FakeSaleor]:
     fake = FakeSaleor().start()
     yield fake
@@ -110,7 +92,8 @@ class Deployment:
     def __init__(self, tmp: Path, database: str, redis: Optional[str]) -> None:
         self.tmp, self.database, self.redis = tmp, database, redis
         self.urls: list[str] = []
-        self.procs: list[tuple[subprocess.Popen, Any]] = []
+        self.procs: list[tuple[subprocess.Popen, Any]] = []  # the Celery workers
+        self.apps: list[AppProcess] = []  # the serve processes
 
     def env(self, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL",)}
@@ -138,15 +121,17 @@ class Deployment:
 
     def serve(self) -> str:
         """One more ``serve`` process; returns its URL once it answers."""
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        env = self.env(APP_URL=url)
         n = len(self.urls)
-        self._start(f"serve{n}", [sys.executable, "-m", "saleor_cryptopay.app.cli", "serve",
-                                  "--port", str(port)], env)  # fmt: skip
-        wait_for(lambda: _answers(f"{url}/api/health"), 120, f"serve{n} on {url}")
-        self.urls.append(url)
-        return url
+        app = AppProcess(
+            self.tmp,
+            database_url=self.database,
+            env={"CELERY_BROKER_URL": self.redis} if self.redis else None,
+            log_name=f"serve{n}.log",
+            new_session=True,
+        )
+        self.apps.append(app.start(path="/api/health"))
+        self.urls.append(app.url)
+        return app.url
 
     def worker(self, **schedule: str) -> subprocess.Popen:
         """A Celery worker with beat (one process: ``--pool solo``)."""
@@ -172,6 +157,8 @@ class Deployment:
             return conn.execute(sql, params).fetchall()
 
     def stop(self) -> None:
+        for app in self.apps:
+            app.stop()
         for proc, log in self.procs:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
@@ -187,13 +174,6 @@ class Deployment:
             f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}"
             for p in sorted(self.tmp.glob("*.log"))
         )
-
-
-def _answers(url: str) -> bool:
-    try:
-        return requests.get(url, timeout=2).status_code == 200
-    except requests.RequestException:
-        return False
 
 
 @pytest.fixture

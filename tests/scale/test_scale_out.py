@@ -22,7 +22,8 @@ import pytest
 import requests
 
 from ..app.fake_saleor import APP_ID, gid, initialize_payload, now_iso, source
-from .conftest import configure, wait_for, webhook
+from ..app_process import wait_for
+from .conftest import configure, webhook
 
 pytestmark = pytest.mark.slow
 BTC = "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"

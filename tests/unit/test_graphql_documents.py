@@ -4,19 +4,20 @@ against Saleor's own schema of each version it must work on (no Saleor needed).
 Documents are found, not listed: every string constant in ``saleor_cryptopay``
 that reads as an operation, the App manifest's subscriptions and every
 ```` ```graphql ```` block of the README. A document that needs a newer Saleor
-says so in a comment line ``# saleor>=3.22``; the code that sends it must
-choose it by the version Saleor reports.
+says so in a comment line ``# saleor>=3.22``, and the older versions must
+refuse it (else the marker is stale): the code that sends it chooses it by
+the version Saleor reports. The schema files come from ``tests/saleor_schema.py``.
 """
 
 from __future__ import annotations
 
 import ast
-import os
 import re
-from functools import cache
 from pathlib import Path
 
 import pytest
+
+from ..saleor_schema import SCHEMA_DIR, VERSIONS, schema
 
 # Saleor's virtualenvs have graphql-core 2, which cannot read the schema files
 graphql = pytest.importorskip(
@@ -25,22 +26,16 @@ graphql = pytest.importorskip(
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "saleor_cryptopay"
-SCHEMAS = Path(os.environ.get("SALEOR_SCHEMA_DIR") or ROOT.parent / "shared" / "saleor-schema")
 
-# schema file → version, oldest first; the App and the plugin support all four
-VERSIONS = {
-    "3.20.119.graphql": (3, 20),
-    "3.22.67.graphql": (3, 22),
-    "3.23.28.graphql": (3, 23),
-    "main-723cd4e.graphql": (3, 24),
-}
+# each schema's Saleor version, oldest first; the App and the plugin support all four
+ORDER = {"3.20": (3, 20), "3.22": (3, 22), "3.23": (3, 23), "main": (3, 24)}
+assert set(ORDER) == set(VERSIONS)
 _OPERATION = re.compile(r"^\s*(?:#[^\n]*\n\s*)*(query|mutation|subscription)\b\s*\w*\s*[({]")
 _MINIMUM = re.compile(r"#\s*saleor>=(\d+)\.(\d+)")
-
-
-@cache
-def schema(name: str):
-    return graphql.build_schema((SCHEMAS / name).read_text())
+needs_schemas = pytest.mark.skipif(
+    not all((SCHEMA_DIR / name).is_file() for name in VERSIONS.values()),
+    reason=f"no Saleor schemas at {SCHEMA_DIR}",
+)
 
 
 def minimum_version(document: str) -> tuple[int, int]:
@@ -106,16 +101,26 @@ def test_no_document_is_built_at_run_time_outside_the_manifest():
     assert built == []
 
 
-@pytest.mark.skipif(not SCHEMAS.is_dir(), reason=f"no Saleor schemas at {SCHEMAS}")
-@pytest.mark.parametrize("schema_file", list(VERSIONS))
+@needs_schemas
+@pytest.mark.parametrize("version", list(ORDER))
 @pytest.mark.parametrize(("where", "document"), DOCUMENTS, ids=[w for w, _ in DOCUMENTS])
-def test_document_validates(schema_file: str, where: str, document: str):
-    if VERSIONS[schema_file] < minimum_version(document):
-        pytest.skip(f"{where} needs Saleor {minimum_version(document)}")
-    errors = graphql.validate(schema(schema_file), graphql.parse(document))
-    assert [e.message for e in errors] == [], f"{where} on {schema_file}"
+def test_document_validates(version: str, where: str, document: str):
+    errors = graphql.validate(schema(version), graphql.parse(document))
+    if ORDER[version] < minimum_version(document):
+        # the marker is true: this Saleor refuses it, so the code must choose by version
+        assert errors, f"{where} says saleor>={minimum_version(document)} but {version} takes it"
+    else:
+        assert [e.message for e in errors] == [], f"{where} on {version}"
 
 
+def test_some_documents_need_a_newer_saleor():
+    """The refusals above are exercised: the App's 3.22-only documents are found."""
+    newer = [where for where, document in DOCUMENTS if minimum_version(document) > (3, 20)]
+    assert sum(w.startswith("saleor_cryptopay/app/problems.py") for w in newer) == 2
+    assert any(w.startswith("saleor_cryptopay/app/saleor_api.py") for w in newer)
+
+
+@needs_schemas
 def test_the_validator_refuses_what_saleor_refuses():
     """The check itself can fail: an undeclared variable and an unknown field."""
     bad = [
@@ -123,7 +128,7 @@ def test_the_validator_refuses_what_saleor_refuses():
         "query { shop { noSuchField } }",
     ]
     for document in bad:
-        assert graphql.validate(schema("3.20.119.graphql"), graphql.parse(document))
+        assert graphql.validate(schema("3.20"), graphql.parse(document))
 
 
 def test_the_app_query_asks_for_the_identifier():
