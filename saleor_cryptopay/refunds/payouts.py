@@ -219,11 +219,13 @@ def flag_stale(stale_after: timedelta) -> list[Outcome]:
     stale = Payout.objects.filter(status=Payout.Status.SENDING, started_at__lt=cutoff)
     for payout in stale.select_related("refund", "refund__invoice"):
         refund = payout.refund
-        won = RefundRequest.objects.filter(pk=refund.pk, status=Status.SENDING).update(
-            status=Status.NEEDS_ATTENTION
-        )
-        if won:
-            outcomes.append(_unknown(refund, payout, "stale", "the worker stopped mid-payout"))
+        # one transaction: nobody sees (and no crash leaves) needs_attention without its task
+        with transaction.atomic():
+            won = RefundRequest.objects.filter(pk=refund.pk, status=Status.SENDING).update(
+                status=Status.NEEDS_ATTENTION
+            )
+            if won:
+                outcomes.append(_unknown(refund, payout, "stale", "the worker stopped mid-payout"))
     return outcomes
 
 
