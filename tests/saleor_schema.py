@@ -27,7 +27,8 @@ def available() -> bool:
         import graphql
     except ImportError:
         return False
-    if graphql.version_info < (3,):  # Saleor's own virtualenvs: graphql-core 2
+    # Saleor's own virtualenvs: graphql-core 2, which has no version_info
+    if getattr(graphql, "version_info", (2,)) < (3,):
         return False
     return all((SCHEMA_DIR / name).is_file() for name in VERSIONS.values())
 
