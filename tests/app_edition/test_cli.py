@@ -3,11 +3,13 @@ waitress on a SQLite file in the working directory."""
 
 from __future__ import annotations
 
+import json
 import os
 import pty
 import select
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -225,3 +227,37 @@ def test_serve_refuses_to_start_without_a_secret_key(tmp_path):
         timeout=60,
     )
     assert result.returncode == 2 and "Fernet.generate_key" in result.stderr
+
+
+def test_readme_refund_wallet_and_chore_commands(served, saleor, sb):
+    """The README's refund-wallet ``configure`` and the chores' options, as typed."""
+    url, cli, cwd = served
+    _register(url, saleor)
+    base = ["configure", "--saleor-api-url", saleor.api_url, "--channel", "default-channel"]
+    base += ["--provider", "coinpay_th", "--api-key", sb.coinpay_th_key]
+    base += ["--api-secret", sb.coinpay_th_secret, "--api-base-url", sb.coinpay_th_base]
+    wallet = ["--icoinpay-api-base-url", sb.icoinpay_base]
+    refused = cli(*base, *wallet, "--icoinpay-api-key", "not-the-key")
+    assert refused.returncode == 2 and "iCoinPay refused this key" in refused.stderr
+    wrong_rate = cli(*base, *wallet, "--icoinpay-api-key", sb.icoinpay_api_key,
+                     "--refund-rate", "yesterday")  # fmt: skip
+    assert wrong_rate.returncode == 2 and "--refund-rate" in wrong_rate.stderr
+    saved = cli(*base, *wallet, "--icoinpay-api-key", sb.icoinpay_api_key,
+                "--icoinpay-currency", "BTC", "--refund-rate", "current",
+                "--refund-claim-days", "3")  # fmt: skip
+    assert saved.returncode == 0, saved.stderr
+    with sqlite3.connect(cwd / "cryptopay-app.sqlite3") as db:
+        [(values,)] = db.execute("SELECT `values` FROM cryptopay_app_channelconfiguration")
+    stored = json.loads(values)
+    assert (stored["icoinpay_currency"], stored["refund_rate"]) == ("BTC", "current")
+    assert str(stored["refund_claim_days"]) == "3" and "icoinpay_api_key" not in stored
+
+    # the chores' filters: only what was asked for is reconciled
+    mine = ["--saleor-api-url", saleor.api_url, "--channel", "default-channel"]
+    dry = cli("reconcile", *mine, "--provider", "coinpay_th", "--dry-run")
+    assert dry.returncode == 0 and "coinpay_th @ default-channel" in dry.stdout, dry.stdout
+    other = cli("reconcile", *mine, "--provider", "coinpay24", "--dry-run")
+    assert "No active channel configuration." in other.stdout, other.stdout
+    assert "Nothing to send." in cli("payouts", "--limit", "5").stdout
+    assert "Nothing needs attention." in cli("tasks", "--all").stdout
+    assert "would be pruned before" in cli("prune", "--days", "90", "--dry-run").stdout
