@@ -244,13 +244,40 @@ def test_readme_refund_wallet_and_chore_commands(served, saleor, sb):
     assert wrong_rate.returncode == 2 and "--refund-rate" in wrong_rate.stderr
     saved = cli(*base, *wallet, "--icoinpay-api-key", sb.icoinpay_api_key,
                 "--icoinpay-currency", "BTC", "--refund-rate", "current",
-                "--refund-claim-days", "3")  # fmt: skip
+                "--refund-claim-days", "3", "--action-names", "docs", "--keep-percent", "50",
+                "--supported-currencies", "THB", "--underpaid-tolerance-percent", "2",
+                "--invoice-title", "{shop}", "--invoice-description", "Pay {purchase}",
+                "--reconcile-calls-per-run", "7")  # fmt: skip
     assert saved.returncode == 0, saved.stderr
+    # and the plugin's fields the README lists, on an inactive CoinPay24 entry
+    inactive = cli("configure", "--saleor-api-url", saleor.api_url, "--channel", "other",
+                   "--provider", "coinpay24", "--api-key", sb.coinpay24_api_key,
+                   "--api-base-url", sb.coinpay24_base, "--white-label-currency", "LTC",
+                   "--inactive", "--no-check")  # fmt: skip
+    assert inactive.returncode == 0, inactive.stderr
     with sqlite3.connect(cwd / "cryptopay-app.sqlite3") as db:
-        [(values,)] = db.execute("SELECT `values` FROM cryptopay_app_channelconfiguration")
-    stored = json.loads(values)
-    assert (stored["icoinpay_currency"], stored["refund_rate"]) == ("BTC", "current")
-    assert str(stored["refund_claim_days"]) == "3" and "icoinpay_api_key" not in stored
+        rows = db.execute(
+            "SELECT channel_slug, active, `values` FROM cryptopay_app_channelconfiguration"
+        )
+        stored = {slug: (active, json.loads(values)) for slug, active, values in rows}
+    active, th = stored["default-channel"]
+    assert active and "icoinpay_api_key" not in th and "api_secret" not in th
+    expected = {
+        "icoinpay_currency": "BTC",
+        "refund_rate": "current",
+        "refund_claim_days": "3",
+        "action_names": "docs",
+        "keep_percent": "50",
+        "supported_currencies": "THB",
+        "underpaid_tolerance_percent": "2",
+        "invoice_title": "{shop}",
+        "invoice_description": "Pay {purchase}",
+        "reconcile_calls_per_run": "7",
+    }
+    assert {k: str(th[k]) for k in expected} == expected
+    active, cp24 = stored["other"]
+    assert not active and cp24["white_label_currency"] == "LTC"
+    assert "No active channel configuration." in cli("check", "--channel", "other").stdout
 
     # the chores' filters: only what was asked for is reconciled
     mine = ["--saleor-api-url", saleor.api_url, "--channel", "default-channel"]
