@@ -3,10 +3,12 @@ waitress on a SQLite file in the working directory."""
 
 from __future__ import annotations
 
+import json
 import os
 import pty
 import select
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -181,3 +183,64 @@ def test_serve_refuses_to_start_without_a_secret_key(tmp_path):
         timeout=60,
     )
     assert result.returncode == 2 and "Fernet.generate_key" in result.stderr
+
+
+def test_readme_refund_wallet_and_chore_commands(served, saleor, sb):
+    """The README's refund-wallet ``configure`` and the chores' options, as typed."""
+    url, cli, cwd = served.url, served.cli, served.workdir
+    _register(url, saleor)
+    base = ["configure", "--saleor-api-url", saleor.api_url, "--channel", "default-channel"]
+    base += ["--provider", "coinpay_th", "--api-key", sb.coinpay_th_key]
+    base += ["--api-secret", sb.coinpay_th_secret, "--api-base-url", sb.coinpay_th_base]
+    wallet = ["--icoinpay-api-base-url", sb.icoinpay_base]
+    refused = cli(*base, *wallet, "--icoinpay-api-key", "not-the-key")
+    assert refused.returncode == 2 and "iCoinPay refused this key" in refused.stderr
+    wrong_rate = cli(*base, *wallet, "--icoinpay-api-key", sb.icoinpay_api_key,
+                     "--refund-rate", "yesterday")  # fmt: skip
+    assert wrong_rate.returncode == 2 and "--refund-rate" in wrong_rate.stderr
+    saved = cli(*base, *wallet, "--icoinpay-api-key", sb.icoinpay_api_key,
+                "--icoinpay-currency", "BTC", "--refund-rate", "current",
+                "--refund-claim-days", "3", "--action-names", "docs", "--keep-percent", "50",
+                "--supported-currencies", "THB", "--underpaid-tolerance-percent", "2",
+                "--invoice-title", "{shop}", "--invoice-description", "Pay {purchase}",
+                "--reconcile-calls-per-run", "7")  # fmt: skip
+    assert saved.returncode == 0, saved.stderr
+    # and the plugin's fields the README lists, on an inactive CoinPay24 entry
+    inactive = cli("configure", "--saleor-api-url", saleor.api_url, "--channel", "other",
+                   "--provider", "coinpay24", "--api-key", sb.coinpay24_api_key,
+                   "--api-base-url", sb.coinpay24_base, "--white-label-currency", "LTC",
+                   "--inactive", "--no-check")  # fmt: skip
+    assert inactive.returncode == 0, inactive.stderr
+    with sqlite3.connect(cwd / "cryptopay-app.sqlite3") as db:
+        rows = db.execute(
+            "SELECT channel_slug, active, `values` FROM cryptopay_app_channelconfiguration"
+        )
+        stored = {slug: (active, json.loads(values)) for slug, active, values in rows}
+    active, th = stored["default-channel"]
+    assert active and "icoinpay_api_key" not in th and "api_secret" not in th
+    expected = {
+        "icoinpay_currency": "BTC",
+        "refund_rate": "current",
+        "refund_claim_days": "3",
+        "action_names": "docs",
+        "keep_percent": "50",
+        "supported_currencies": "THB",
+        "underpaid_tolerance_percent": "2",
+        "invoice_title": "{shop}",
+        "invoice_description": "Pay {purchase}",
+        "reconcile_calls_per_run": "7",
+    }
+    assert {k: str(th[k]) for k in expected} == expected
+    active, cp24 = stored["other"]
+    assert not active and cp24["white_label_currency"] == "LTC"
+    assert "No active channel configuration." in cli("check", "--channel", "other").stdout
+
+    # the chores' filters: only what was asked for is reconciled
+    mine = ["--saleor-api-url", saleor.api_url, "--channel", "default-channel"]
+    dry = cli("reconcile", *mine, "--provider", "coinpay_th", "--dry-run")
+    assert dry.returncode == 0 and "coinpay_th @ default-channel" in dry.stdout, dry.stdout
+    other = cli("reconcile", *mine, "--provider", "coinpay24", "--dry-run")
+    assert "No active channel configuration." in other.stdout, other.stdout
+    assert "Nothing to send." in cli("payouts", "--limit", "5").stdout
+    assert "Nothing needs attention." in cli("tasks", "--all").stdout
+    assert "would be pruned before" in cli("prune", "--days", "90", "--dry-run").stdout

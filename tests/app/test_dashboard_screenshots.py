@@ -30,6 +30,10 @@ pytestmark = [
 def shot(driver, name: str) -> None:
     path = Path(TARGET or ".") / f"dashboard-{name}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
+    # headless Chromium keeps a 900 px viewport whatever the window size, and an
+    # element screenshot needs the element's middle in view: make room for the page
+    metrics = {"width": 1280, "height": 3400, "deviceScaleFactor": 1, "mobile": False}
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
     driver.find_element("id", "cryptopay").screenshot(str(path))
 
 

@@ -87,6 +87,31 @@ def test_insufficient_funds_reason_visible_then_retry(paid_invoice, sb, edition)
     assert len(sb.payouts()) == 1
 
 
+def tasks_cmd(*args) -> str:
+    out = StringIO()
+    call_command("cryptopay_tasks", *args, stdout=out)
+    return out.getvalue()
+
+
+@pytest.mark.django_db
+def test_staff_list_and_resolve_a_task(paid_invoice, sb, edition):
+    """README: ``cryptopay_tasks`` lists open tasks, ``--resolve ID`` closes one."""
+    refund = queued(paid_invoice)
+    sb.set_wallet(balance=5000)
+    assert "refused" in run()
+    task = StaffTask.objects.get(kind=f"payout_failed:{refund.pk}")
+    listed = tasks_cmd()
+    assert f"#{task.pk} [open] payout_failed:{refund.pk}: coinpay24 invoice" in listed
+    assert "order order-1" in listed and "cryptopay_refunds --retry" in listed
+    assert tasks_cmd("--resolve", str(task.pk)) == f"task #{task.pk} resolved\n"
+    task.refresh_from_db()
+    assert task.resolved_at is not None
+    assert tasks_cmd() == "Nothing needs attention.\n"
+    assert f"#{task.pk} [resolved] payout_failed:{refund.pk}" in tasks_cmd("--all")
+    with pytest.raises(CommandError, match=f"no open task #{task.pk}"):
+        tasks_cmd("--resolve", str(task.pk))
+
+
 # (fault, its status, whether the sandbox wallet paid before the answer went wrong)
 ODD_ANSWERS = [
     ("drop", 503, True),

@@ -83,8 +83,9 @@ def test_dry_run_changes_nothing(
     plugin = configure_gateway(provider)
     data = start(api_client, ready_checkout, plugin, checkout_total(ready_checkout))
     sb.act(provider, data["invoice_id"], "pay")
-    out = reconcile("--dry-run")
+    out = reconcile("--channel", "main", "--provider", provider, "--dry-run")  # as the README
     assert "would charge" in out and "Dry run" in out
+    assert "No active crypto gateway configuration." in reconcile("--channel", "other", "--dry-run")
     assert Invoice.objects.get().status != "paid"
     assert not Order.objects.exists()
 

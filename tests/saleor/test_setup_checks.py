@@ -193,7 +193,13 @@ def test_cryptopay_check_filters_by_provider(configure_gateway, sb, settings, si
     site_settings.site.save()
     stdout = io.StringIO()
     with pytest.raises(CommandError):  # the callback URL is not public
-        call_command("cryptopay_check", provider="coinpay_th", stdout=stdout)
+        # the README's options, as typed
+        call_command(
+            "cryptopay_check", "--channel", "main", "--provider", "coinpay_th", stdout=stdout
+        )
     out = stdout.getvalue()
     assert "coinpay_th @ main" in out and "coinpay24" not in out
     assert "WARNING PUBLIC_URL: PUBLIC_URL is not set" in out
+    other = io.StringIO()
+    call_command("cryptopay_check", "--channel", "other", stdout=other)
+    assert other.getvalue() == "No active crypto gateway configuration.\n"
