@@ -18,6 +18,7 @@ from typing import Optional
 
 from django.utils import timezone
 
+from . import timing
 from .bridges.base import ProviderBridge
 from .lifecycle import CHARGED
 from .models import CallbackEvent, Invoice
@@ -113,7 +114,8 @@ def process_callback(
         # under the invoice lock: a genuine callback before us may have freed them
         if not claimed and not claim_verification(invoice.pk):
             raise VerificationBusy()
-        event.verified = bridge.verify_callback(pairs)
+        with timing.phase("verify"):
+            event.verified = bridge.verify_callback(pairs)
         event.save(update_fields=["verified"])
         if event.verified and not bridge.verifies_locally:
             release_verification(invoice.pk)

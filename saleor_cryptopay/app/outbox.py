@@ -17,6 +17,7 @@ from typing import Optional
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
+from .. import timing
 from ..lifecycle import Action, Decision
 from ..models import Invoice
 from ..sync import open_task
@@ -120,7 +121,8 @@ def _send(pk: int, *, lock: bool) -> str:
     row.attempts += 1
     row.last_attempt_at = timezone.now()
     try:
-        result = _deliver(row)
+        with timing.phase("saleor"):
+            result = _deliver(row)
     except SaleorUnavailable as exc:
         row.last_error = str(exc)[:2000]
         row.save(update_fields=["attempts", "last_attempt_at", "last_error"])

@@ -24,6 +24,7 @@ from saleor.payment.models import Payment, Transaction
 from saleor.payment.utils import create_transaction, update_payment_charge_status
 from saleor.plugins.manager import get_plugins_manager
 
+from .. import timing
 from ..lifecycle import Action, Decision, Flag
 from ..models import CallbackEvent, Invoice
 from ..sync import ATTENTION, open_task
@@ -120,6 +121,11 @@ def flag_no_order(invoice: Invoice, reason: str) -> None:
 def complete_paid_checkout(checkout: Checkout, payment: Payment, invoice: Invoice):
     """Create the order from a paid checkout (the Stripe plugin's way). A
     checkout that changed or lost stock is flagged, never dropped."""
+    with timing.phase("saleor"):
+        return _complete_paid_checkout(checkout, payment, invoice)
+
+
+def _complete_paid_checkout(checkout: Checkout, payment: Payment, invoice: Invoice):
     manager = get_plugins_manager(allow_replica=False)
     lines, unavailable = fetch_checkout_lines(checkout)
     if unavailable:
