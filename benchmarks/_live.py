@@ -212,3 +212,51 @@ class AppProcess:
         self.proc.terminate()
         self.proc.wait(30)
         self.log.close()
+
+
+class SaleorProfile:
+    """``BENCH_PROFILE=1``: Saleor's GraphQL requests under cProfile, one
+    profile per kind of request (the first mutation it names), printed as the
+    functions with the most cumulative time."""
+
+    KINDS = ("transactionEventReport", "checkoutComplete", "transactionInitialize")
+
+    def __init__(self) -> None:
+        import cProfile
+
+        from saleor.graphql.views import GraphQLView
+
+        self.view = GraphQLView
+        self.original = GraphQLView.handle_query
+        self.profiles: dict[str, cProfile.Profile] = {}
+        self._make = cProfile.Profile
+
+    def __enter__(self) -> SaleorProfile:
+        original, profiles = self.original, self.profiles
+        busy = threading.Lock()
+
+        def handle_query(view: Any, request: Any) -> Any:
+            body = request.body.decode("utf-8", "replace")
+            kind = "+".join(k for k in self.KINDS if k in body) or "other"
+            if not busy.acquire(blocking=False):  # one profiler at a time (3.12)
+                return original(view, request)
+            profile = profiles.setdefault(kind, self._make())
+            profile.enable()
+            try:
+                return original(view, request)
+            finally:
+                profile.disable()
+                busy.release()
+
+        self.view.handle_query = handle_query
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.view.handle_query = self.original
+
+    def print(self, limit: int = 30) -> None:
+        import pstats
+
+        for kind, profile in self.profiles.items():
+            print(f"--- Saleor profile: {kind}")
+            pstats.Stats(profile).sort_stats("cumulative").print_stats(limit)

@@ -33,6 +33,7 @@ Run on a database of your own (the live server commits)::
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import re
@@ -62,6 +63,7 @@ from ._flow import complete, confirmation, create_payment  # noqa: E402
 from ._live import (  # noqa: E402
     AppProcess,
     CompletionFloor,
+    SaleorProfile,
     SaleorServer,
     wait_until,
 )
@@ -111,11 +113,14 @@ def dummy_plugin() -> str:
 
 
 def server_timing(response: requests.Response) -> dict[str, float]:
+    """Phase → seconds, and ``<phase>#q`` → queries, from a Server-Timing header."""
     phases = {}
     for part in response.headers.get("Server-Timing", "").split(","):
-        match = re.match(r"\s*(\w+);dur=([\d.]+)", part)
+        match = re.match(r'\s*(\w+);dur=([\d.]+)(?:;desc="(\d+) queries")?', part)
         if match:
             phases[match.group(1)] = float(match.group(2)) / 1000
+            if match.group(3):
+                phases[match.group(1) + "#q"] = int(match.group(3))
     return phases
 
 
@@ -174,7 +179,8 @@ def test_speed(
     settings.HTTP_IP_FILTER_ALLOW_LOOPBACK_IPS = True
     sb.hold_callbacks()
 
-    with SaleorServer() as saleor, CompletionFloor() as floor:
+    profile = SaleorProfile() if os.environ.get("BENCH_PROFILE") else contextlib.nullcontext()
+    with SaleorServer() as saleor, CompletionFloor() as floor, profile:
         settings.PUBLIC_URL = saleor.url + "/"
         plugins = {p: configure_gateway(p) for p in PROVIDERS}
         with AppProcess(tmp_path, app_database) as app:
@@ -313,6 +319,8 @@ def test_speed(
                     names = sorted({n for row in rows for n in row})
                     text = "  ".join(
                         f"{n} {statistics.median([r.get(n, 0.0) for r in rows]) * 1000:.1f}"
+                        if not n.endswith("#q")
+                        else f"({statistics.median([r.get(n, 0.0) for r in rows]):.0f} queries)"
                         for n in names
                     )
                     print(f"  {path:18} {text}")
@@ -392,6 +400,8 @@ def test_speed(
                         print(f"app ×2 processes {provider:10} {rate:6.2f} orders/s  "
                               f"{rate / dummy_rate:5.2f}× dummy ({dummy_rate:.2f})")  # fmt: skip
 
+            if isinstance(profile, SaleorProfile):
+                profile.print()
             header("8.3 provider calls per paid checkout (sandbox counts)")
             for path, counter in calls.items():
                 n = paid[path]

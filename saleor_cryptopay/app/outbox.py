@@ -118,18 +118,33 @@ def _send(pk: int, *, lock: bool) -> str:
         return ""  # sent already, or the App was removed: a reinstall sends it
     if row.kind == OutboxReport.COMPLETE and _earlier_pending(row):
         return ""  # the charge must reach Saleor first
-    row.attempts += 1
-    row.last_attempt_at = timezone.now()
+    completion = _completion_after(row, lock=lock)
+    if completion is not None:
+        return _send_with_completion(row, completion)
+    _attempt(row)
     try:
-        with timing.phase("saleor"):
+        with timing.phase("report" if row.kind == OutboxReport.EVENT else "complete"):
             result = _deliver(row)
     except SaleorUnavailable as exc:
-        row.last_error = str(exc)[:2000]
-        row.save(update_fields=["attempts", "last_attempt_at", "last_error"])
-        logger.warning("cryptopay-app: report %s kept for retry: %s", row, exc)
-        return f"kept {row}: {exc}"
+        return _kept(row, exc)
     except SaleorRefused as exc:
         return _refused(row, exc)
+    return _done(row, result)
+
+
+def _attempt(row: OutboxReport) -> None:
+    row.attempts += 1
+    row.last_attempt_at = timezone.now()
+
+
+def _kept(row: OutboxReport, exc: Exception) -> str:
+    row.last_error = str(exc)[:2000]
+    row.save(update_fields=["attempts", "last_attempt_at", "last_error"])
+    logger.warning("cryptopay-app: report %s kept for retry: %s", row, exc)
+    return f"kept {row}: {exc}"
+
+
+def _done(row: OutboxReport, result: str) -> str:
     if row.last_error.startswith("refused"):
         _refusal_resolved(row)
     row.done_at = timezone.now()
@@ -137,6 +152,63 @@ def _send(pk: int, *, lock: bool) -> str:
     row.last_error = ""
     row.save(update_fields=["attempts", "last_attempt_at", "last_error", "done_at", "result"])
     return f"sent {row}: {result}"
+
+
+def _completion_after(row: OutboxReport, *, lock: bool) -> Optional[OutboxReport]:
+    """The checkout's pending completion, when ``row`` is the charge that is
+    the only report before it: both then go to Saleor in one request."""
+    if row.kind != OutboxReport.EVENT or row.event_type != "CHARGE_SUCCESS":
+        return None
+    rows = OutboxReport.objects.filter(
+        invoice=row.invoice, kind=OutboxReport.COMPLETE, done_at=None, pk__gt=row.pk
+    )
+    if lock:
+        rows = rows.select_for_update(skip_locked=True, of=("self",))
+    completion = rows.first()
+    if completion is None or (
+        OutboxReport.objects.filter(invoice=row.invoice, done_at=None, pk__lt=completion.pk)
+        .exclude(pk=row.pk)
+        .exists()
+    ):
+        return None
+    completion.installation, completion.invoice = row.installation, row.invoice
+    return completion
+
+
+def _send_with_completion(row: OutboxReport, completion: OutboxReport) -> str:
+    invoice = row.invoice
+    _attempt(row)
+    _attempt(completion)
+    try:
+        with timing.phase("report+complete"):
+            report, completed = _client(row.installation).report_and_complete(
+                transaction_id=invoice.transaction_id or "",
+                psp_reference=invoice.provider_invoice_id or "",
+                amount=row.amount,
+                currency=invoice.currency,
+                checkout_id=global_id("Checkout", invoice.checkout_token or ""),
+                message=row.message,
+                external_url=_external_url(row),
+                payment_method=_payment_method(row),
+            )
+    except SaleorUnavailable as exc:
+        return "; ".join([_kept(row, exc), _kept(completion, exc)])
+    except SaleorRefused as exc:  # the whole document: nothing was done
+        completion.save(update_fields=["attempts", "last_attempt_at"])
+        return _refused(row, exc)
+    if isinstance(report, SaleorRefused):
+        lines = [_refused(row, report)]
+    else:
+        lines = [_done(row, f"{row.event_type} {'already processed' if report else 'reported'}")]
+    if isinstance(completed, SaleorRefused):
+        if isinstance(report, SaleorRefused):
+            # not paid in Saleor's eyes, so not completed: sent again with the charge
+            completion.save(update_fields=["attempts", "last_attempt_at"])
+        else:
+            lines.append(_refused(completion, completed))
+    else:
+        lines.append(_done(completion, _record_order(invoice, *completed)))
+    return "; ".join(lines)
 
 
 def _earlier_pending(row: OutboxReport) -> bool:
@@ -168,13 +240,20 @@ def _deliver(row: OutboxReport) -> str:
             amount=row.amount,
             currency=invoice.currency,
             message=row.message,
-            external_url=invoice.payment_url
-            if invoice.payment_url.startswith("http") and not row.psp_reference
-            else "",
+            external_url=_external_url(row),
             payment_method=_payment_method(row),
         )
         return f"{row.event_type} already processed" if already else f"{row.event_type} reported"
     order_id, number = client.checkout_complete(global_id("Checkout", invoice.checkout_token or ""))
+    return _record_order(invoice, order_id, number)
+
+
+def _external_url(row: OutboxReport) -> str:
+    url = row.invoice.payment_url
+    return url if url.startswith("http") and not row.psp_reference else ""
+
+
+def _record_order(invoice: Invoice, order_id: Optional[str], number: str) -> str:
     _, order_pk = from_global_id(order_id or "")
     if order_pk:  # the number is what the claim page shows the shopper
         Invoice.objects.filter(pk=invoice.pk).update(

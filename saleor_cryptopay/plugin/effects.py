@@ -237,7 +237,8 @@ def _charge(
         mark_order(order, invoice)
         return summary + f"; not captured ({reason}, flagged)"
 
-    txn, created = capture_once(payment, invoice)
+    with timing.phase("capture"):
+        txn, created = capture_once(payment, invoice)
     if not created:
         return "already captured"
     if not was_active:
@@ -264,6 +265,15 @@ def _charge(
         summary += "; order created" if order else "; no order (flagged)"
 
     if order is not None:
+        with timing.phase("notes"):
+            _order_notes(decision, invoice, order, txn, origin)
+    return summary
+
+
+def _order_notes(
+    decision: Decision, invoice: Invoice, order: Order, txn: Transaction, origin: str
+) -> None:
+    if True:
         extras = ", ".join(sorted(f.value for f in decision.flags))
         invoice.order_id = str(order.pk)
         invoice.save(update_fields=["order_id", "updated_at"])
@@ -280,7 +290,6 @@ def _charge(
         if late:
             note(order, late, invoice)
         mark_order(order, invoice)
-    return summary
 
 
 def late_note(invoice: Invoice, origin: str) -> Optional[str]:
