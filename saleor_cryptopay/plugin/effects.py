@@ -132,6 +132,8 @@ def _complete_paid_checkout(checkout: Checkout, payment: Payment, invoice: Invoi
         flag_no_order(invoice, "some checkout lines are no longer available")
         return None
     checkout_info = fetch_checkout_info(checkout, lines, manager)
+    # Saleor would refuse an uncovered checkout itself, but only after asking the
+    # gateway (this plugin) to refund or void the payment: checked first, here
     total = checkout_total(manager, checkout_info, lines, checkout)
     if total.gross.amount > payment.total:
         flag_no_order(
