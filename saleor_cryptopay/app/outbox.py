@@ -12,16 +12,18 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import timedelta
 from typing import Optional
 
 from django.db import connection, connections, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from .. import timing
 from ..lifecycle import Action, Decision
 from ..models import Invoice
 from ..sync import open_task
-from . import problems
+from . import outbound, problems
 from .models import Installation, OutboxReport
 from .saleor_api import SaleorClient, SaleorRefused, SaleorUnavailable, from_global_id, global_id
 from .saleor_version import PAYMENT_METHOD_DETAILS, at_least
@@ -99,14 +101,37 @@ def flush_later(invoice_pk: int, delay: float = 2.0) -> None:
 
 def send(pk: int) -> str:
     """Send one report unless another sender holds it. On PostgreSQL the row
-    stays locked (SKIP LOCKED for the others) while Saleor is called; SQLite
-    means one process, where a thread lock does that without holding the
-    database's single write lock through a slow call to Saleor."""
-    if connection.vendor == "sqlite":
-        with _SQLITE_SENDER:
+    stays locked (SKIP LOCKED for the others) while Saleor is called. SQLite
+    has no row locks and its one write lock must not be held through a slow
+    call to Saleor: a sender leases the rows it sends (``sending_until``, taken
+    by a conditional UPDATE), so ``serve`` and ``worker`` processes sharing the
+    file never send one report twice (seen: the claim link's INFO event twice,
+    24 ms apart)."""
+    if connection.vendor != "sqlite":
+        with transaction.atomic():
+            return _send(pk, lock=True)
+    with _SQLITE_SENDER:
+        if not _lease(pk):
+            return ""
+        try:
             return _send(pk, lock=False)
-    with transaction.atomic():
-        return _send(pk, lock=True)
+        finally:
+            OutboxReport.objects.filter(pk__in=_leased).update(sending_until=None)
+            _leased.clear()
+
+
+_leased: list[int] = []  # rows leased by the SQLite send in progress (under _SQLITE_SENDER)
+
+
+def _lease(pk: int) -> bool:
+    """Take a row for this sender (one UPDATE, atomic on its own): True if ours."""
+    now = timezone.now()
+    until = now + timedelta(seconds=outbound.deadline_seconds() * 2 + 30)
+    free = Q(sending_until__isnull=True) | Q(sending_until__lt=now)
+    if not OutboxReport.objects.filter(free, pk=pk, done_at=None).update(sending_until=until):
+        return False
+    _leased.append(pk)
+    return True
 
 
 def _send(pk: int, *, lock: bool) -> str:
@@ -165,6 +190,8 @@ def _completion_after(row: OutboxReport, *, lock: bool) -> Optional[OutboxReport
     if lock:
         rows = rows.select_for_update(skip_locked=True, of=("self",))
     completion = rows.first()
+    if completion is not None and not lock and not _lease(completion.pk):
+        return None  # another process is sending it
     if completion is None or (
         OutboxReport.objects.filter(invoice=row.invoice, done_at=None, pk__lt=completion.pk)
         .exclude(pk=row.pk)

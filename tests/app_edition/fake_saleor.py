@@ -60,6 +60,7 @@ class FakeSaleor:
         self.down = False  # answer 503 to everything GraphQL
         self.complete_errors: list[dict] = []  # checkoutComplete answers errors
         self.report_errors: list[dict] = []  # transactionEventReport answers errors
+        self.gate: Optional[threading.Event] = None  # set: GraphQL answers wait for it
         # token → (app id, identifier): the apps installed in this Saleor
         self.apps: dict[str, tuple[str, str]] = {
             TOKEN: (APP_ID, IDENTIFIER),
@@ -88,6 +89,9 @@ class FakeSaleor:
             def do_POST(self) -> None:  # noqa: N802
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
                 status, answer = outer.graphql(body, self.headers.get("Authorization", ""))
+                gate = outer.gate
+                if gate is not None:  # recorded, answered when the test opens the gate
+                    gate.wait(30)
                 self._json(status, answer)
 
             def _json(self, status: int, data: Any) -> None:
