@@ -19,7 +19,7 @@ from contextvars import ContextVar
 from typing import Any, Optional
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 
 ENV = "CRYPTOPAY_SERVER_TIMING"
 OTHER = "own"  # time in no named phase: our own queries and Python
@@ -97,6 +97,37 @@ def phase(name: str) -> Iterator[None]:
         yield
     finally:
         recorder.leave()
+
+
+@contextlib.contextmanager
+def commit(name: str = "on_commit") -> Iterator[Any]:
+    """Wrap an ``atomic`` block's ``with``: the on-commit work others queued
+    in it (Saleor's order webhooks and events) becomes phase ``name``.
+    Yields what ``mark_commit`` takes inside the block (None when off)."""
+    recorder = _current.get()
+    if recorder is None:
+        yield None
+        return
+    state = {"open": True, "entered": False}
+
+    def start() -> None:
+        if state["open"]:  # not when an outer transaction commits after us
+            recorder.enter(name)
+            state["entered"] = True
+
+    try:
+        yield start
+    finally:
+        state["open"] = False
+        if state["entered"]:
+            recorder.leave()
+
+
+def mark_commit(start: Any) -> None:
+    """Inside the atomic block: the commit phase starts at its commit (the
+    first on-commit hook registered runs first)."""
+    if start is not None:
+        transaction.on_commit(start)
 
 
 def annotate(response: Any, recorder: Optional[Recorder]) -> Any:

@@ -89,7 +89,11 @@ def _provider_callback(request: HttpRequest, key: str) -> HttpResponse:
     except Exception as exc:  # a bug: keep the event, let the provider retry
         logger.exception("cryptopay-app: failed to handle callback #%s", event.pk)
         CallbackEvent.objects.filter(pk=event.pk).update(
-            outcome=CallbackEvent.Outcome.FAILED, result=f"internal error: {type(exc).__name__}"
+            outcome=CallbackEvent.Outcome.FAILED,
+            result=f"internal error: {type(exc).__name__}",
+            invoice=event.invoice,
+            provider_invoice_id=event.provider_invoice_id,
+            verified=event.verified,
         )
         return HttpResponse("internal error", status=500, content_type="text/plain")
     # whatever this callback did, send what Saleor is still owed by this

@@ -110,6 +110,8 @@ def _handle_callback(
             outcome=Outcome.FAILED,
             result=failure_text(exc),
             invoice=event.invoice,
+            provider_invoice_id=event.provider_invoice_id,
+            verified=event.verified,
             attempts=event.attempts + 1,
         )
         return HttpResponse("internal error", status=500, content_type="text/plain")

@@ -274,7 +274,8 @@ def sync_invoice(
     when ``verify`` says no. ``origin`` (callback, checkout, reconcile,
     replay) tells the order notes how the payment was learned of.
     """
-    with transaction.atomic():
+    with timing.commit("on_commit") as committed, transaction.atomic():
+        timing.mark_commit(committed)
         payment_id = Invoice.objects.filter(pk=invoice_pk).values_list("payment_id", flat=True)[0]
         checkout = payment = None
         if payment_id:
