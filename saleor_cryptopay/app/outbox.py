@@ -34,6 +34,8 @@ PAID_NO_ORDER = "paid_no_order"
 REPORT_REFUSED = "report_refused"
 # SQLite ignores SELECT … FOR UPDATE: one sender per process instead
 _SQLITE_SENDER = threading.Lock()
+# completions this thread just sent together with their charge (flush skips them)
+_this_thread = threading.local()
 
 EVENT_FOR_ACTION = {
     Action.CHARGE: "CHARGE_SUCCESS",
@@ -43,31 +45,41 @@ EVENT_FOR_ACTION = {
 }
 
 
-def enqueue(installation: Installation, invoice: Invoice, decision: Decision) -> list[OutboxReport]:
-    """Store what Saleor must hear about ``decision`` (inside the caller's transaction)."""
+def enqueue(installation: Installation, invoice: Invoice, decision: Decision) -> int:
+    """Store what Saleor must hear about ``decision`` (inside the caller's
+    transaction, in one INSERT); returns how many reports that is. A report
+    already pending for the invoice stays as it is (the partial unique
+    constraint: one pending report per invoice, kind, type and reference)."""
     event_type = EVENT_FOR_ACTION.get(decision.action)
     if event_type is None:
-        return []
+        return 0
     flags = ", ".join(sorted(f.value for f in decision.flags))
     message = f"{invoice.provider} invoice {invoice.status}" + (f" ({flags})" if flags else "")
     if decision.action is Action.HOLD:
         message += f": {decision.reason}"
-    rows = [_add(installation, invoice, OutboxReport.EVENT, event_type, message)]
+    rows = [_row(installation, invoice, OutboxReport.EVENT, event_type, message)]
     if decision.action is Action.CHARGE and invoice.checkout_token and not invoice.order_id:
-        rows.append(_add(installation, invoice, OutboxReport.COMPLETE, "", "complete the checkout"))
-    return rows
+        rows.append(_row(installation, invoice, OutboxReport.COMPLETE, "", "complete the checkout"))
+    OutboxReport.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(rows)
 
 
-def _add(installation, invoice, kind, event_type, message) -> OutboxReport:
+def _sent_with_charge() -> set[int]:
+    if not hasattr(_this_thread, "sent"):
+        _this_thread.sent = set()
+    return _this_thread.sent
+
+
+def _row(installation, invoice, kind, event_type, message) -> OutboxReport:
     amount = None if event_type == "INFO" else invoice.amount
-    row, _ = OutboxReport.objects.get_or_create(
+    return OutboxReport(
+        installation=installation,
         invoice=invoice,
         kind=kind,
         event_type=event_type,
-        done_at=None,
-        defaults={"installation": installation, "amount": amount, "message": message[:500]},
+        amount=amount,
+        message=message[:500],
     )
-    return row
 
 
 def flush(
@@ -79,7 +91,15 @@ def flush(
         pending = pending.filter(installation=installation)
     if invoice is not None:
         pending = pending.filter(invoice=invoice)
-    return [line for pk in pending.values_list("pk", flat=True) if (line := send(pk))]
+    lines: list[str] = []
+    _sent_with_charge().clear()
+    for pk in pending.values_list("pk", flat=True):
+        if pk in _sent_with_charge():
+            _sent_with_charge().discard(pk)  # went out with its charge just now
+            continue
+        if line := send(pk):
+            lines.append(line)
+    return lines
 
 
 def flush_later(invoice_pk: int, delay: float = 2.0) -> None:
@@ -148,7 +168,7 @@ def _send(pk: int, *, lock: bool) -> str:
         return _send_with_completion(row, completion)
     _attempt(row)
     try:
-        with timing.phase("report" if row.kind == OutboxReport.EVENT else "complete"):
+        with timing.phase("saleor"):
             result = _deliver(row)
     except SaleorUnavailable as exc:
         return _kept(row, exc)
@@ -207,7 +227,7 @@ def _send_with_completion(row: OutboxReport, completion: OutboxReport) -> str:
     _attempt(row)
     _attempt(completion)
     try:
-        with timing.phase("report+complete"):
+        with timing.phase("saleor"):
             report, completed = _client(row.installation).report_and_complete(
                 transaction_id=invoice.transaction_id or "",
                 psp_reference=invoice.provider_invoice_id or "",
@@ -235,6 +255,7 @@ def _send_with_completion(row: OutboxReport, completion: OutboxReport) -> str:
             lines.append(_refused(completion, completed))
     else:
         lines.append(_done(completion, _record_order(invoice, *completed)))
+        _sent_with_charge().add(completion.pk)
     return "; ".join(lines)
 
 
