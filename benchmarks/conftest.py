@@ -12,11 +12,6 @@ import pytest
 
 if importlib.util.find_spec("saleor") is not None:
     from django.conf import settings as django_settings
-    from django.utils import timezone
-    from saleor.checkout.fetch import fetch_checkout_info
-    from saleor.checkout.models import Checkout, CheckoutMetadata
-    from saleor.checkout.utils import add_variant_to_checkout
-    from saleor.plugins.manager import get_plugins_manager
     from saleor.warehouse.models import Stock
 
     from saleor_cryptopay.sandbox import SandboxServer
@@ -25,9 +20,6 @@ if importlib.util.find_spec("saleor") is not None:
         configure_gateway,
         crypto_plugins,
     )
-
-    # the test suite's gateway fixtures, used with this module's own ``sb``
-    from tests.saleor.flow import set_delivery
 
     @pytest.fixture(scope="session")
     def bench_sandbox():
@@ -42,6 +34,7 @@ if importlib.util.find_spec("saleor") is not None:
         # invoices kept in the database; figures are taken as count deltas
         yield bench_sandbox
         bench_sandbox.clear_faults()
+        bench_sandbox.hold_callbacks(False)
 
     @pytest.fixture
     def replica_on_test_db():
@@ -65,27 +58,11 @@ if importlib.util.find_spec("saleor") is not None:
     @pytest.fixture
     def make_checkout(channel_USD, product, address, shipping_method, api_client):
         """A factory of identical checkouts: 3 × the ``product`` fixture's
-        variant, US address, the ``shipping_method`` fixture (the shape of the
-        project's Saleor tests). Stock is raised so many orders fit."""
+        variant, US address, the ``shipping_method`` fixture, made through
+        GraphQL as a storefront makes them (the same on every Saleor version).
+        Stock is raised so many orders fit."""
+        from ._live import make_checkout_factory
+
         variant = product.variants.first()
         Stock.objects.filter(product_variant=variant).update(quantity=1_000_000)
-
-        def make() -> Checkout:
-            checkout = Checkout.objects.create(
-                currency=channel_USD.currency_code,
-                channel=channel_USD,
-                price_expiration=timezone.now() + django_settings.CHECKOUT_PRICES_TTL,
-                email="shopper@example.com",
-            )
-            checkout.set_country("US", commit=True)
-            CheckoutMetadata.objects.create(checkout=checkout)
-            info = fetch_checkout_info(checkout, [], get_plugins_manager(allow_replica=False))
-            add_variant_to_checkout(info, variant, 3)
-            checkout.billing_address = address.get_copy()
-            checkout.shipping_address = address.get_copy()
-            checkout.save()
-            set_delivery(api_client, checkout, shipping_method)
-            checkout.refresh_from_db()
-            return checkout
-
-        return make
+        return make_checkout_factory(api_client, variant, address, shipping_method)

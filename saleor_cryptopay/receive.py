@@ -18,6 +18,7 @@ from typing import Optional
 
 from django.utils import timezone
 
+from . import timing
 from .bridges.base import ProviderBridge
 from .lifecycle import CHARGED
 from .models import CallbackEvent, Invoice
@@ -58,9 +59,13 @@ def finish(event: CallbackEvent, outcome: str, result: str, status: int = 200) -
     event.result = result[:2000]
     event.attempts += 1
     event.processed_at = timezone.now()
+    # one write for the whole outcome (a duplicate costs the inbox row and this)
     event.save(
-        update_fields=["outcome", "result", "attempts", "processed_at", "invoice", "verified"]
-    )
+        update_fields=[
+            "outcome", "result", "attempts", "processed_at", "invoice", "verified",
+            "provider_invoice_id",
+        ]
+    )  # fmt: skip
     return Handled(outcome, result, status)
 
 
@@ -88,8 +93,7 @@ def process_callback(
     ref = bridge.callback_invoice_id(fields) if fields else None
     if not ref:
         return finish(event, Outcome.REJECTED, "no invoice id in the callback")
-    event.provider_invoice_id = ref[:64]
-    event.save(update_fields=["provider_invoice_id"])
+    event.provider_invoice_id = ref[:64]  # saved with the outcome (or the crash record)
     invoice = Invoice.objects.filter(provider=bridge.provider, provider_invoice_id=ref).first()
     if invoice is None:
         return finish(event, Outcome.IGNORED, "unknown invoice (kept for reconciliation)")
@@ -113,8 +117,8 @@ def process_callback(
         # under the invoice lock: a genuine callback before us may have freed them
         if not claimed and not claim_verification(invoice.pk):
             raise VerificationBusy()
-        event.verified = bridge.verify_callback(pairs)
-        event.save(update_fields=["verified"])
+        with timing.phase("verify"):
+            event.verified = bridge.verify_callback(pairs)
         if event.verified and not bridge.verifies_locally:
             release_verification(invoice.pk)
         return event.verified

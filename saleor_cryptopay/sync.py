@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from . import timing
 from .bridges.base import Created, Observed, ProviderBridge, json_safe
 from .lifecycle import CHARGED, CLOSED, Action, Decision, Expected, Flag, decide
 from .models import Invoice, StaffTask
@@ -98,7 +99,8 @@ def release_verification(pk: int) -> None:
 
 
 def lock_invoice(pk: int) -> Invoice:
-    return Invoice.objects.select_for_update().get(pk=pk)
+    with timing.phase("lock"):
+        return Invoice.objects.select_for_update().get(pk=pk)
 
 
 def apply_created(invoice: Invoice, created: Created) -> None:
@@ -229,5 +231,6 @@ def refresh_invoice(
     if verify is not None and not verify():
         raise CallbackRejected()
     if observed is None:
-        observed = bridge.observe(invoice)
+        with timing.phase("reread"):
+            observed = bridge.observe(invoice)
     return apply_observation(invoice, observed, tolerance)

@@ -10,6 +10,7 @@ from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from .. import timing
 from ..inbox import RefusedCallback, store_callback
 from ..models import CallbackEvent, Invoice
 from ..providers.errors import ProviderError
@@ -35,6 +36,11 @@ def _belongs(config: ChannelConfiguration):
 
 @csrf_exempt
 def provider_callback(request: HttpRequest, key: str) -> HttpResponse:
+    with timing.record() as recorder:
+        return timing.annotate(_provider_callback(request, key), recorder)
+
+
+def _provider_callback(request: HttpRequest, key: str) -> HttpResponse:
     if request.method != "POST":
         return HttpResponse("POST only", status=405, content_type="text/plain")
     config = (
@@ -49,16 +55,17 @@ def provider_callback(request: HttpRequest, key: str) -> HttpResponse:
         return JsonResponse(probe)
     multipart = (request.content_type or "").startswith("multipart/")
     try:
-        event, pairs = store_callback(
-            provider=config.provider,
-            channel_slug=config.channel_slug,
-            path=request.path,
-            headers=dict(request.headers),
-            body=request.body,
-            content_type=request.content_type or "",
-            remote_addr=request.META.get("REMOTE_ADDR", ""),
-            pairs=[(k, v) for k, vs in request.POST.lists() for v in vs] if multipart else None,
-        )
+        with timing.phase("inbox"):
+            event, pairs = store_callback(
+                provider=config.provider,
+                channel_slug=config.channel_slug,
+                path=request.path,
+                headers=dict(request.headers),
+                body=request.body,
+                content_type=request.content_type or "",
+                remote_addr=request.META.get("REMOTE_ADDR", ""),
+                pairs=[(k, v) for k, vs in request.POST.lists() for v in vs] if multipart else None,
+            )
     except RefusedCallback as exc:
         return HttpResponse(f"refused: {exc}", status=400, content_type="text/plain")
     except DatabaseError:
@@ -82,7 +89,11 @@ def provider_callback(request: HttpRequest, key: str) -> HttpResponse:
     except Exception as exc:  # a bug: keep the event, let the provider retry
         logger.exception("cryptopay-app: failed to handle callback #%s", event.pk)
         CallbackEvent.objects.filter(pk=event.pk).update(
-            outcome=CallbackEvent.Outcome.FAILED, result=f"internal error: {type(exc).__name__}"
+            outcome=CallbackEvent.Outcome.FAILED,
+            result=f"internal error: {type(exc).__name__}",
+            invoice=event.invoice,
+            provider_invoice_id=event.provider_invoice_id,
+            verified=event.verified,
         )
         return HttpResponse("internal error", status=500, content_type="text/plain")
     # whatever this callback did, send what Saleor is still owed by this

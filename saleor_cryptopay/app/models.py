@@ -123,6 +123,9 @@ class OutboxReport(models.Model):
     last_error = models.TextField(blank=True, default="")
     done_at = models.DateTimeField(null=True, blank=True, db_index=True)
     result = models.TextField(blank=True, default="")
+    # SQLite: the sender that set this holds the row until then (a lease that
+    # works across processes, where the PostgreSQL path holds a row lock)
+    sending_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ("pk",)

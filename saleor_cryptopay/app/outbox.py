@@ -12,15 +12,18 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import timedelta
 from typing import Optional
 
 from django.db import connection, connections, transaction
+from django.db.models import Q
 from django.utils import timezone
 
+from .. import timing
 from ..lifecycle import Action, Decision
 from ..models import Invoice
 from ..sync import open_task
-from . import problems
+from . import outbound, problems
 from .models import Installation, OutboxReport
 from .saleor_api import SaleorClient, SaleorRefused, SaleorUnavailable, from_global_id, global_id
 from .saleor_version import PAYMENT_METHOD_DETAILS, at_least
@@ -31,6 +34,8 @@ PAID_NO_ORDER = "paid_no_order"
 REPORT_REFUSED = "report_refused"
 # SQLite ignores SELECT … FOR UPDATE: one sender per process instead
 _SQLITE_SENDER = threading.Lock()
+# completions this thread just sent together with their charge (flush skips them)
+_this_thread = threading.local()
 
 EVENT_FOR_ACTION = {
     Action.CHARGE: "CHARGE_SUCCESS",
@@ -40,31 +45,41 @@ EVENT_FOR_ACTION = {
 }
 
 
-def enqueue(installation: Installation, invoice: Invoice, decision: Decision) -> list[OutboxReport]:
-    """Store what Saleor must hear about ``decision`` (inside the caller's transaction)."""
+def enqueue(installation: Installation, invoice: Invoice, decision: Decision) -> int:
+    """Store what Saleor must hear about ``decision`` (inside the caller's
+    transaction, in one INSERT); returns how many reports that is. A report
+    already pending for the invoice stays as it is (the partial unique
+    constraint: one pending report per invoice, kind, type and reference)."""
     event_type = EVENT_FOR_ACTION.get(decision.action)
     if event_type is None:
-        return []
+        return 0
     flags = ", ".join(sorted(f.value for f in decision.flags))
     message = f"{invoice.provider} invoice {invoice.status}" + (f" ({flags})" if flags else "")
     if decision.action is Action.HOLD:
         message += f": {decision.reason}"
-    rows = [_add(installation, invoice, OutboxReport.EVENT, event_type, message)]
+    rows = [_row(installation, invoice, OutboxReport.EVENT, event_type, message)]
     if decision.action is Action.CHARGE and invoice.checkout_token and not invoice.order_id:
-        rows.append(_add(installation, invoice, OutboxReport.COMPLETE, "", "complete the checkout"))
-    return rows
+        rows.append(_row(installation, invoice, OutboxReport.COMPLETE, "", "complete the checkout"))
+    OutboxReport.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(rows)
 
 
-def _add(installation, invoice, kind, event_type, message) -> OutboxReport:
+def _sent_with_charge() -> set[int]:
+    if not hasattr(_this_thread, "sent"):
+        _this_thread.sent = set()
+    return _this_thread.sent
+
+
+def _row(installation, invoice, kind, event_type, message) -> OutboxReport:
     amount = None if event_type == "INFO" else invoice.amount
-    row, _ = OutboxReport.objects.get_or_create(
+    return OutboxReport(
+        installation=installation,
         invoice=invoice,
         kind=kind,
         event_type=event_type,
-        done_at=None,
-        defaults={"installation": installation, "amount": amount, "message": message[:500]},
+        amount=amount,
+        message=message[:500],
     )
-    return row
 
 
 def flush(
@@ -76,7 +91,15 @@ def flush(
         pending = pending.filter(installation=installation)
     if invoice is not None:
         pending = pending.filter(invoice=invoice)
-    return [line for pk in pending.values_list("pk", flat=True) if (line := send(pk))]
+    lines: list[str] = []
+    _sent_with_charge().clear()
+    for pk in pending.values_list("pk", flat=True):
+        if pk in _sent_with_charge():
+            _sent_with_charge().discard(pk)  # went out with its charge just now
+            continue
+        if line := send(pk):
+            lines.append(line)
+    return lines
 
 
 def flush_later(invoice_pk: int, delay: float = 2.0) -> None:
@@ -98,14 +121,37 @@ def flush_later(invoice_pk: int, delay: float = 2.0) -> None:
 
 def send(pk: int) -> str:
     """Send one report unless another sender holds it. On PostgreSQL the row
-    stays locked (SKIP LOCKED for the others) while Saleor is called; SQLite
-    means one process, where a thread lock does that without holding the
-    database's single write lock through a slow call to Saleor."""
-    if connection.vendor == "sqlite":
-        with _SQLITE_SENDER:
+    stays locked (SKIP LOCKED for the others) while Saleor is called. SQLite
+    has no row locks and its one write lock must not be held through a slow
+    call to Saleor: a sender leases the rows it sends (``sending_until``, taken
+    by a conditional UPDATE), so ``serve`` and ``worker`` processes sharing the
+    file never send one report twice (seen: the claim link's INFO event twice,
+    24 ms apart)."""
+    if connection.vendor != "sqlite":
+        with transaction.atomic():
+            return _send(pk, lock=True)
+    with _SQLITE_SENDER:
+        if not _lease(pk):
+            return ""
+        try:
             return _send(pk, lock=False)
-    with transaction.atomic():
-        return _send(pk, lock=True)
+        finally:
+            OutboxReport.objects.filter(pk__in=_leased).update(sending_until=None)
+            _leased.clear()
+
+
+_leased: list[int] = []  # rows leased by the SQLite send in progress (under _SQLITE_SENDER)
+
+
+def _lease(pk: int) -> bool:
+    """Take a row for this sender (one UPDATE, atomic on its own): True if ours."""
+    now = timezone.now()
+    until = now + timedelta(seconds=outbound.deadline_seconds() * 2 + 30)
+    free = Q(sending_until__isnull=True) | Q(sending_until__lt=now)
+    if not OutboxReport.objects.filter(free, pk=pk, done_at=None).update(sending_until=until):
+        return False
+    _leased.append(pk)
+    return True
 
 
 def _send(pk: int, *, lock: bool) -> str:
@@ -117,17 +163,33 @@ def _send(pk: int, *, lock: bool) -> str:
         return ""  # sent already, or the App was removed: a reinstall sends it
     if row.kind == OutboxReport.COMPLETE and _earlier_pending(row):
         return ""  # the charge must reach Saleor first
-    row.attempts += 1
-    row.last_attempt_at = timezone.now()
+    completion = _completion_after(row, lock=lock)
+    if completion is not None:
+        return _send_with_completion(row, completion)
+    _attempt(row)
     try:
-        result = _deliver(row)
+        with timing.phase("saleor"):
+            result = _deliver(row)
     except SaleorUnavailable as exc:
-        row.last_error = str(exc)[:2000]
-        row.save(update_fields=["attempts", "last_attempt_at", "last_error"])
-        logger.warning("cryptopay-app: report %s kept for retry: %s", row, exc)
-        return f"kept {row}: {exc}"
+        return _kept(row, exc)
     except SaleorRefused as exc:
         return _refused(row, exc)
+    return _done(row, result)
+
+
+def _attempt(row: OutboxReport) -> None:
+    row.attempts += 1
+    row.last_attempt_at = timezone.now()
+
+
+def _kept(row: OutboxReport, exc: Exception) -> str:
+    row.last_error = str(exc)[:2000]
+    row.save(update_fields=["attempts", "last_attempt_at", "last_error"])
+    logger.warning("cryptopay-app: report %s kept for retry: %s", row, exc)
+    return f"kept {row}: {exc}"
+
+
+def _done(row: OutboxReport, result: str) -> str:
     if row.last_error.startswith("refused"):
         _refusal_resolved(row)
     row.done_at = timezone.now()
@@ -135,6 +197,66 @@ def _send(pk: int, *, lock: bool) -> str:
     row.last_error = ""
     row.save(update_fields=["attempts", "last_attempt_at", "last_error", "done_at", "result"])
     return f"sent {row}: {result}"
+
+
+def _completion_after(row: OutboxReport, *, lock: bool) -> Optional[OutboxReport]:
+    """The checkout's pending completion, when ``row`` is the charge that is
+    the only report before it: both then go to Saleor in one request."""
+    if row.kind != OutboxReport.EVENT or row.event_type != "CHARGE_SUCCESS":
+        return None
+    rows = OutboxReport.objects.filter(
+        invoice=row.invoice, kind=OutboxReport.COMPLETE, done_at=None, pk__gt=row.pk
+    )
+    if lock:
+        rows = rows.select_for_update(skip_locked=True, of=("self",))
+    completion = rows.first()
+    if completion is not None and not lock and not _lease(completion.pk):
+        return None  # another process is sending it
+    if completion is None or (
+        OutboxReport.objects.filter(invoice=row.invoice, done_at=None, pk__lt=completion.pk)
+        .exclude(pk=row.pk)
+        .exists()
+    ):
+        return None
+    completion.installation, completion.invoice = row.installation, row.invoice
+    return completion
+
+
+def _send_with_completion(row: OutboxReport, completion: OutboxReport) -> str:
+    invoice = row.invoice
+    _attempt(row)
+    _attempt(completion)
+    try:
+        with timing.phase("saleor"):
+            report, completed = _client(row.installation).report_and_complete(
+                transaction_id=invoice.transaction_id or "",
+                psp_reference=invoice.provider_invoice_id or "",
+                amount=row.amount,
+                currency=invoice.currency,
+                checkout_id=global_id("Checkout", invoice.checkout_token or ""),
+                message=row.message,
+                external_url=_external_url(row),
+                payment_method=_payment_method(row),
+            )
+    except SaleorUnavailable as exc:
+        return "; ".join([_kept(row, exc), _kept(completion, exc)])
+    except SaleorRefused as exc:  # the whole document: nothing was done
+        completion.save(update_fields=["attempts", "last_attempt_at"])
+        return _refused(row, exc)
+    if isinstance(report, SaleorRefused):
+        lines = [_refused(row, report)]
+    else:
+        lines = [_done(row, f"{row.event_type} {'already processed' if report else 'reported'}")]
+    if isinstance(completed, SaleorRefused):
+        if isinstance(report, SaleorRefused):
+            # not paid in Saleor's eyes, so not completed: sent again with the charge
+            completion.save(update_fields=["attempts", "last_attempt_at"])
+        else:
+            lines.append(_refused(completion, completed))
+    else:
+        lines.append(_done(completion, _record_order(invoice, *completed)))
+        _sent_with_charge().add(completion.pk)
+    return "; ".join(lines)
 
 
 def _earlier_pending(row: OutboxReport) -> bool:
@@ -166,13 +288,20 @@ def _deliver(row: OutboxReport) -> str:
             amount=row.amount,
             currency=invoice.currency,
             message=row.message,
-            external_url=invoice.payment_url
-            if invoice.payment_url.startswith("http") and not row.psp_reference
-            else "",
+            external_url=_external_url(row),
             payment_method=_payment_method(row),
         )
         return f"{row.event_type} already processed" if already else f"{row.event_type} reported"
     order_id, number = client.checkout_complete(global_id("Checkout", invoice.checkout_token or ""))
+    return _record_order(invoice, order_id, number)
+
+
+def _external_url(row: OutboxReport) -> str:
+    url = row.invoice.payment_url
+    return url if url.startswith("http") and not row.psp_reference else ""
+
+
+def _record_order(invoice: Invoice, order_id: Optional[str], number: str) -> str:
     _, order_pk = from_global_id(order_id or "")
     if order_pk:  # the number is what the claim page shows the shopper
         Invoice.objects.filter(pk=invoice.pk).update(

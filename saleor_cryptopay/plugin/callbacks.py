@@ -16,6 +16,7 @@ from typing import Optional
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from .. import timing
 from ..bridges.base import ProviderBridge
 from ..inbox import RefusedCallback, store_callback
 from ..models import CallbackEvent
@@ -64,22 +65,35 @@ def handle_callback(
     channel_slug: str,
     tolerance,
 ) -> HttpResponse:
+    with timing.record() as recorder:
+        response = _handle_callback(request, bridge, channel_slug=channel_slug, tolerance=tolerance)
+        return timing.annotate(response, recorder)
+
+
+def _handle_callback(
+    request: HttpRequest,
+    bridge: ProviderBridge,
+    *,
+    channel_slug: str,
+    tolerance,
+) -> HttpResponse:
     if request.method != "POST":
         return HttpResponse("POST only", status=405, content_type="text/plain")
     probe = probe_answer(request.content_type or "", request.body, default_key())
     if probe is not None:  # cryptopay_check's signed no-op: nothing stored, nothing done
         return JsonResponse(probe)
     try:
-        event, pairs = store_callback(
-            provider=bridge.provider,
-            channel_slug=channel_slug,
-            path=request.path,
-            headers=dict(request.headers),
-            body=request.body,
-            content_type=request.content_type or "",
-            remote_addr=request.META.get("REMOTE_ADDR", ""),
-            pairs=_multipart_pairs(request),
-        )
+        with timing.phase("inbox"):
+            event, pairs = store_callback(
+                provider=bridge.provider,
+                channel_slug=channel_slug,
+                path=request.path,
+                headers=dict(request.headers),
+                body=request.body,
+                content_type=request.content_type or "",
+                remote_addr=request.META.get("REMOTE_ADDR", ""),
+                pairs=_multipart_pairs(request),
+            )
     except RefusedCallback as exc:
         return HttpResponse(f"refused: {exc}", status=400, content_type="text/plain")
     except DatabaseError:
@@ -96,6 +110,8 @@ def handle_callback(
             outcome=Outcome.FAILED,
             result=failure_text(exc),
             invoice=event.invoice,
+            provider_invoice_id=event.provider_invoice_id,
+            verified=event.verified,
             attempts=event.attempts + 1,
         )
         return HttpResponse("internal error", status=500, content_type="text/plain")

@@ -24,6 +24,7 @@ from saleor.payment.models import Payment, Transaction
 from saleor.payment.utils import create_transaction, update_payment_charge_status
 from saleor.plugins.manager import get_plugins_manager
 
+from .. import timing
 from ..lifecycle import Action, Decision, Flag
 from ..models import CallbackEvent, Invoice
 from ..sync import ATTENTION, open_task
@@ -120,12 +121,19 @@ def flag_no_order(invoice: Invoice, reason: str) -> None:
 def complete_paid_checkout(checkout: Checkout, payment: Payment, invoice: Invoice):
     """Create the order from a paid checkout (the Stripe plugin's way). A
     checkout that changed or lost stock is flagged, never dropped."""
+    with timing.phase("saleor"):
+        return _complete_paid_checkout(checkout, payment, invoice)
+
+
+def _complete_paid_checkout(checkout: Checkout, payment: Payment, invoice: Invoice):
     manager = get_plugins_manager(allow_replica=False)
     lines, unavailable = fetch_checkout_lines(checkout)
     if unavailable:
         flag_no_order(invoice, "some checkout lines are no longer available")
         return None
     checkout_info = fetch_checkout_info(checkout, lines, manager)
+    # Saleor would refuse an uncovered checkout itself, but only after asking the
+    # gateway (this plugin) to refund or void the payment: checked first, here
     total = checkout_total(manager, checkout_info, lines, checkout)
     if total.gross.amount > payment.total:
         flag_no_order(
@@ -231,7 +239,8 @@ def _charge(
         mark_order(order, invoice)
         return summary + f"; not captured ({reason}, flagged)"
 
-    txn, created = capture_once(payment, invoice)
+    with timing.phase("capture"):
+        txn, created = capture_once(payment, invoice)
     if not created:
         return "already captured"
     if not was_active:
@@ -258,6 +267,15 @@ def _charge(
         summary += "; order created" if order else "; no order (flagged)"
 
     if order is not None:
+        with timing.phase("notes"):
+            _order_notes(decision, invoice, order, txn, origin)
+    return summary
+
+
+def _order_notes(
+    decision: Decision, invoice: Invoice, order: Order, txn: Transaction, origin: str
+) -> None:
+    if True:
         extras = ", ".join(sorted(f.value for f in decision.flags))
         invoice.order_id = str(order.pk)
         invoice.save(update_fields=["order_id", "updated_at"])
@@ -274,7 +292,6 @@ def _charge(
         if late:
             note(order, late, invoice)
         mark_order(order, invoice)
-    return summary
 
 
 def late_note(invoice: Invoice, origin: str) -> Optional[str]:

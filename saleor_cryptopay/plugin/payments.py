@@ -18,6 +18,7 @@ from saleor.payment import TransactionKind
 from saleor.payment.interface import GatewayResponse, PaymentData
 from saleor.payment.models import Payment, Transaction
 
+from .. import timing
 from ..bridges.base import Observed, ProviderBridge
 from ..contract import confirmation_data
 from ..gateway_config import BEFORE_PAYMENT, GatewaySettings, invoice_texts
@@ -273,16 +274,20 @@ def sync_invoice(
     when ``verify`` says no. ``origin`` (callback, checkout, reconcile,
     replay) tells the order notes how the payment was learned of.
     """
-    with transaction.atomic():
+    with timing.commit("on_commit") as committed, transaction.atomic():
+        timing.mark_commit(committed)
         payment_id = Invoice.objects.filter(pk=invoice_pk).values_list("payment_id", flat=True)[0]
         checkout = payment = None
         if payment_id:
-            checkout = (
-                Checkout.objects.select_for_update(of=("self",))
-                .filter(payments__id=payment_id)
-                .first()
-            )
-            payment = Payment.objects.select_for_update(of=("self",)).filter(pk=payment_id).first()
+            with timing.phase("lock"):
+                checkout = (
+                    Checkout.objects.select_for_update(of=("self",))
+                    .filter(payments__id=payment_id)
+                    .first()
+                )
+                payment = (
+                    Payment.objects.select_for_update(of=("self",)).filter(pk=payment_id).first()
+                )
         invoice = lock_invoice(invoice_pk)
         decision = refresh_invoice(
             invoice,

@@ -95,6 +95,8 @@ class Dispatcher:
                 for d in sorted(self.store.deliveries.values(), key=lambda d: d.id):
                     if d.state != "pending" or (d.provider, d.ref_id) in self._in_flight:
                         continue
+                    if self.store.config.hold_callbacks:
+                        break  # held: woken again when released
                     if d.next_at <= now:
                         self._in_flight.add((d.provider, d.ref_id))
                         assert self._pool is not None  # noqa: S101

@@ -491,6 +491,11 @@ class SandboxServer:
                     )
                 self.store.cond.wait(min(left, 0.05))
 
+    def hold_callbacks(self, held: bool = True) -> None:
+        """Queue callbacks without sending them (False: send what is due)."""
+        with self.store.mutate():
+            self.store.config.hold_callbacks = held
+
     def retry_callback(self, delivery_id: int) -> None:
         self.dispatcher.retry_now(delivery_id)
 

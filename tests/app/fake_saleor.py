@@ -59,6 +59,8 @@ class FakeSaleor:
         self.jwks_padding = 0  # bytes of junk added to the JWKS (a hostile Saleor)
         self.down = False  # answer 503 to everything GraphQL
         self.complete_errors: list[dict] = []  # checkoutComplete answers errors
+        self.report_errors: list[dict] = []  # transactionEventReport answers errors
+        self.gate: Optional[threading.Event] = None  # set: GraphQL answers wait for it
         # token → (app id, identifier): the apps installed in this Saleor
         self.apps: dict[str, tuple[str, str]] = {
             TOKEN: (APP_ID, IDENTIFIER),
@@ -87,6 +89,9 @@ class FakeSaleor:
             def do_POST(self) -> None:  # noqa: N802
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
                 status, answer = outer.graphql(body, self.headers.get("Authorization", ""))
+                gate = outer.gate
+                if gate is not None:  # recorded, answered when the test opens the gate
+                    gate.wait(30)
                 self._json(status, answer)
 
             def _json(self, status: int, data: Any) -> None:
@@ -153,12 +158,15 @@ class FakeSaleor:
             if "appProblemDismiss" in query:
                 self.problems.append(("dismiss", variables))
                 return 200, {"data": {"appProblemDismiss": {"errors": []}}}
+            data = {}
             if "transactionEventReport" in query:
-                return 200, {"data": {"transactionEventReport": self._report(variables)}}
+                data["transactionEventReport"] = self._report(variables)
             if "checkoutComplete" in query:
                 errors = self.complete_errors
                 order = None if errors else {"id": gid("Order"), "number": "1042"}
-                return 200, {"data": {"checkoutComplete": {"order": order, "errors": errors}}}
+                data["checkoutComplete"] = {"order": order, "errors": errors}
+            if data:  # one document may carry both, as Saleor runs them in order
+                return 200, {"data": data}
             if "app" in query:
                 return 200, {"data": {"app": {"id": app[0], "identifier": app[1]}}}
         return 400, {"errors": [{"message": "unknown query"}]}
@@ -172,6 +180,9 @@ class FakeSaleor:
         return saleor_schema.errors(query, key)
 
     def _report(self, v: dict) -> dict:
+        if self.report_errors:
+            return {"alreadyProcessed": False, "transactionEvent": None,
+                    "errors": self.report_errors}  # fmt: skip
         key = (v["id"], v["psp"], v["type"])
         if key in self._reported:
             if self._reported[key] != v.get("amount"):
@@ -185,11 +196,20 @@ class FakeSaleor:
         return {"alreadyProcessed": False, "transactionEvent": event, "errors": []}
 
     def reports(self) -> list[dict]:
-        """transactionEventReport calls Saleor received (not those while down)."""
-        return [c["variables"] for c in self.received() if "transactionEventReport" in c["query"]]
+        """transactionEventReport calls Saleor received (not those while down),
+        alone or in one document with checkoutComplete."""
+        return [
+            {k: v for k, v in c["variables"].items() if k != "checkout"}
+            for c in self.received()
+            if "transactionEventReport" in c["query"]
+        ]
 
     def completions(self) -> list[dict]:
-        return [c["variables"] for c in self.received() if "checkoutComplete" in c["query"]]
+        return [
+            {"id": c["variables"].get("checkout", c["variables"].get("id"))}
+            for c in self.received()
+            if "checkoutComplete" in c["query"]
+        ]
 
     def received(self) -> list[dict]:
         with self.lock:

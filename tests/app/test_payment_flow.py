@@ -409,10 +409,34 @@ def test_outbox_flush_skips_nothing_and_sends_in_order(configure, hook, sb, sale
     assert outbox.send(complete.pk) == ""  # the charge is still pending
     assert not saleor.completions()
     outbox.flush()
-    assert [c["query"].split("(")[0].split()[-1] for c in saleor.calls[-2:]] == [
-        "Report",
-        "Complete",
-    ]
+    # one request: Saleor runs a document's mutations in order, the charge first
+    last = saleor.calls[-1]["query"]
+    assert last.split("(")[0].split()[-1] == "ReportAndComplete"
+    assert last.index("transactionEventReport(") < last.index("checkoutComplete(")
+    assert len(saleor.reports()) == len(saleor.completions()) == 1
+    assert not OutboxReport.objects.filter(done_at=None).exists()
+
+
+def test_charge_refused_in_the_combined_request_keeps_the_completion(configure, hook, sb, saleor):
+    """Saleor refuses the charge: its completion in the same document fails too
+    (not paid), and is neither flagged as "paid, no order" nor dropped; both go
+    again together once Saleor takes the charge."""
+    configure()
+    _, answer = start(hook)
+    saleor.report_errors = [{"field": "id", "code": "NOT_FOUND", "message": "no transaction"}]
+    saleor.complete_errors = [{"field": "id", "code": "CHECKOUT_NOT_FULLY_PAID", "message": "no"}]
+    sb.act("coinpay24", answer["pspReference"], "pay")
+    sb.wait_for_callbacks(1, provider="coinpay24")
+    wait_for(lambda: saleor.completions())
+    wait_for(lambda: OutboxReport.objects.filter(kind="event", attempts__gt=0).exists())
+    complete = OutboxReport.objects.get(kind="complete")
+    assert complete.done_at is None and complete.attempts == 1, complete
+    assert set(StaffTask.objects.values_list("kind", flat=True)) == {"report_refused"}
+    saleor.report_errors = saleor.complete_errors = []
+    outbox.flush()
+    assert not OutboxReport.objects.filter(done_at=None).exists()
+    assert Invoice.objects.get().order_id
+    assert not StaffTask.objects.filter(kind="paid_no_order").exists()
 
 
 def test_celery_task_reconciles(configure, hook, sb, saleor, settings):

@@ -7,13 +7,14 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from decimal import ROUND_DOWN, Decimal
 
 import pytest
 import requests
 from django.db import connection
 
-from saleor_cryptopay.app import cli
+from saleor_cryptopay.app import cli, outbox
 from saleor_cryptopay.app.configure import ConfigurationRefused
 from saleor_cryptopay.app.models import OutboxReport
 from saleor_cryptopay.app.reconcile import reconcile_all
@@ -287,3 +288,48 @@ def test_two_concurrent_workers_send_each_refund_once(paid, hook, saleor, sb):
     assert {o.result for o in results} == {"sent"} and len(sb.payouts()) == 4
     wait_for(lambda: len(refund_events(saleor)) == 4)
     assert len({r["psp"] for r in refund_events(saleor)}) == 4
+
+
+def test_serve_and_worker_on_one_sqlite_file_send_the_claim_link_once(paid, hook, saleor):
+    """Two App processes on one SQLite file (``serve`` and ``worker``) flush
+    the outbox at once: the claim link's INFO event reaches Saleor once. Saleor
+    holds its answer to the first sender until the second has tried."""
+    import os
+    import subprocess
+    import sys
+
+    saleor.gate = threading.Event()
+    ask_refund(hook, paid, 12.5)  # the INFO row; this process flushes it 2 s later too
+    env = {
+        **os.environ,
+        "CRYPTOPAY_APP_DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}",
+        "CRYPTOPAY_APP_SECRET_KEY": settings_key(),
+        "ALLOW_LOCAL_SALEOR": "1",  # the fake Saleor is on loopback
+    }
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    other = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "saleor_cryptopay.app.cli", "reconcile"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        wait_for(lambda: refund_events(saleor, "INFO"), timeout=60)  # the other is sending
+        here = threading.Thread(target=outbox.flush)
+        here.start()
+        # this process gives up at once (the row is leased), or sends it again
+        deadline = time.monotonic() + 10
+        while here.is_alive() and len(refund_events(saleor, "INFO")) < 2:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+    finally:
+        saleor.gate.set()
+    output = other.communicate(timeout=60)[0].decode()
+    here.join(30)
+    wait_for(outbox_empty)
+    assert len(refund_events(saleor, "INFO")) == 1, output
+
+
+def settings_key() -> str:
+    from django.conf import settings
+
+    return settings.CRYPTOPAY_APP_SECRET_KEYS[0]

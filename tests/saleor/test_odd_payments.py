@@ -155,3 +155,34 @@ def test_paid_after_the_checkout_was_completed_with_another_gateway(
     assert captures(Payment.objects.get(pk=invoice.payment_id)) == 0
     order.refresh_from_db()
     assert order.total_charged_amount == total
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_checkout_grown_after_the_invoice_is_paid_without_an_order_and_says_by_how_much(
+    provider, configure_gateway, api_client, ready_checkout, checkout_total, sb
+):
+    """Saleor's own completion refuses a payment that no longer covers the
+    checkout (CHECKOUT_NOT_FULLY_PAID); the plugin keeps the money in front
+    of staff with both amounts."""
+    from django.utils import timezone
+
+    plugin = configure_gateway(provider)
+    total = checkout_total(ready_checkout)
+    invoice_id = start(api_client, ready_checkout, plugin.PLUGIN_ID, total)["invoice_id"]
+    line = ready_checkout.lines.first()
+    line.quantity += 1
+    line.save(update_fields=["quantity"])
+    ready_checkout.price_expiration = timezone.now()  # prices are computed again
+    ready_checkout.save(update_fields=["price_expiration"])
+    grown = checkout_total(ready_checkout)
+    assert grown > total
+
+    pay_and_deliver(sb, provider, invoice_id, plugin)
+
+    assert not Order.objects.filter(checkout_token=ready_checkout.token).exists()
+    invoice = Invoice.objects.get(provider_invoice_id=str(invoice_id))
+    assert invoice.status == "paid" and PAID_NO_ORDER in invoice.flags
+    expected = f"the checkout total {grown} exceeds the paid {total}"
+    assert expected in invoice.attention_reason, invoice.attention_reason
+    task = StaffTask.objects.get(invoice=invoice, kind=PAID_NO_ORDER, resolved_at=None)
+    assert expected in task.message
