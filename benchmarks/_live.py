@@ -6,28 +6,20 @@ way a storefront makes them (GraphQL)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
-import socket
-import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
-import requests
 import uvicorn
 from saleor.graphql.core.utils import to_global_id_or_none
 from saleor.graphql.tests.utils import get_graphql_content
 
-KEY = "3q2-7xHcWZ0ubdMlJdC1wWIbAn3ct6Zs1y0B5mF5o8s="
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.app_process import AppProcess, free_port
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float, step: float = 0.002) -> Any:
@@ -160,58 +152,21 @@ def make_checkout_factory(api_client: Any, variant: Any, address: Any, shipping_
     return make
 
 
-class AppProcess:
-    """One ``cryptopay-app serve`` process."""
-
-    def __init__(self, workdir: Path, database_url: str, *, threads: int = 16) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.workdir = workdir
-        self.threads = threads
-        self.env = {
-            **os.environ,
-            "APP_URL": self.url,
-            "CRYPTOPAY_APP_SECRET_KEY": KEY,
-            "CRYPTOPAY_APP_DATABASE_URL": database_url,
-            "ALLOW_LOCAL_SALEOR": "1",  # Saleor is served on loopback
-            "CRYPTOPAY_SERVER_TIMING": "1",
-            "PYTHONPATH": os.getcwd(),
-        }
-        self.cmd = [os.environ.get("CRYPTOPAY_APP_PYTHON") or sys.executable, "-m",
-                    "saleor_cryptopay.app.cli"]  # fmt: skip
-        self.proc: Optional[subprocess.Popen] = None
-
-    def __enter__(self) -> AppProcess:
-        self.log = open(self.workdir / f"app-{self.port}.log", "wb")  # noqa: SIM115
-        self.proc = subprocess.Popen(  # noqa: S603 (our own CLI)
-            [*self.cmd, "serve", "--port", str(self.port), "--threads", str(self.threads)],
-            cwd=self.workdir, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-
-        def up() -> bool:
-            try:
-                return requests.get(f"{self.url}/api/manifest", timeout=10).ok
-            except requests.RequestException:
-                return False
-
-        wait_until(up, 120, 0.3)
-        return self
-
-    def cli(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(  # noqa: S603 (our own CLI)
-            [*self.cmd, *args],
-            cwd=self.workdir,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-
-    def __exit__(self, *exc: object) -> None:
-        assert self.proc is not None
-        self.proc.terminate()
-        self.proc.wait(30)
-        self.log.close()
+@contextlib.contextmanager
+def app_process(workdir: Path, database_url: str, name: str) -> Iterator[AppProcess]:
+    """``cryptopay-app serve`` (the tests' launcher) on ``database_url``, with
+    Server-Timing on; CRYPTOPAY_APP_PYTHON names another Python for it."""
+    app = AppProcess(
+        workdir,
+        python=os.environ.get("CRYPTOPAY_APP_PYTHON") or sys.executable,
+        database_url=database_url,
+        env={"CRYPTOPAY_SERVER_TIMING": "1"},
+        log_name=f"{name}.log",
+    ).start()
+    try:
+        yield app
+    finally:
+        app.stop()
 
 
 class SaleorProfile:

@@ -61,10 +61,10 @@ from saleor_cryptopay.models import Invoice  # noqa: E402
 
 from ._flow import complete, confirmation, create_payment  # noqa: E402
 from ._live import (  # noqa: E402
-    AppProcess,
     CompletionFloor,
     SaleorProfile,
     SaleorServer,
+    app_process,
     wait_until,
 )
 from ._report import header, pct  # noqa: E402
@@ -183,7 +183,7 @@ def test_speed(
     with SaleorServer() as saleor, CompletionFloor() as floor, profile:
         settings.PUBLIC_URL = saleor.url + "/"
         plugins = {p: configure_gateway(p) for p in PROVIDERS}
-        with AppProcess(tmp_path, app_database) as app:
+        with app_process(tmp_path, app_database, "app-1") as app:
             group = Group.objects.create(name="payments", restricted_access_to_channels=False)
             group.permissions.add(permission_manage_apps, permission_manage_payments)
             group.user_set.add(staff_api_client.user)
@@ -401,7 +401,7 @@ def test_speed(
                           f"{rate / dummy_rate:5.2f}× dummy")  # fmt: skip
 
             if "two" in PARTS:
-                with AppProcess(tmp_path, app.env["CRYPTOPAY_APP_DATABASE_URL"]) as second:
+                with app_process(tmp_path, app_database, "app-2") as second:
                     dummy_rate = dummy_flash()
                     for provider in PROVIDERS:
                         rate = callback_flash("app", provider, urls=[app.url, second.url])
