@@ -68,3 +68,23 @@ def browser(*, javascript: bool = False, width: int = 1280, height: int = 900, l
         yield driver
     finally:
         driver.quit()
+
+
+def to_next_page(driver, act) -> None:
+    """Run ``act`` (a click that submits a form or follows a link) and wait
+    until the next page is loaded. The old document is marked first, and the
+    errors chromedriver raises while a document is being replaced ("stale
+    element", "Node … does not belong to the document") are waited through:
+    waiting for one old element to go stale let the second of those through
+    once in CI."""
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.execute_script("document.documentElement.setAttribute('data-left', '')")
+    act()
+    WebDriverWait(driver, 30, ignored_exceptions=(WebDriverException,)).until(
+        lambda d: d.execute_script(
+            "return document.readyState === 'complete'"
+            " && !document.documentElement.hasAttribute('data-left')"
+        )
+    )

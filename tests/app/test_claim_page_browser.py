@@ -18,12 +18,10 @@ import pytest
 pytest.importorskip("selenium", reason="needs selenium (the test extra)")
 
 from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support import expected_conditions  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 from saleor_cryptopay.models import Invoice, RefundRequest  # noqa: E402
 
-from ..browser import browser, needs_chromium  # noqa: E402
+from ..browser import browser, needs_chromium, to_next_page  # noqa: E402
 from . import test_refunds  # noqa: E402
 from .fake_saleor import SHOP  # noqa: E402
 
@@ -76,8 +74,7 @@ def submit(driver, address: str) -> None:
     field = driver.find_element(By.NAME, "address")
     field.clear()
     field.send_keys(address)
-    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    WebDriverWait(driver, 30).until(expected_conditions.staleness_of(field))
+    to_next_page(driver, driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click)
 
 
 @pytest.mark.parametrize("screen", list(WIDTHS))

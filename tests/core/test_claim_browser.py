@@ -9,13 +9,11 @@ import pytest
 pytest.importorskip("selenium", reason="needs selenium (the test extra)")
 
 from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support import expected_conditions  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 from saleor_cryptopay.models import RefundRequest  # noqa: E402
 from saleor_cryptopay.refunds import request as refunds  # noqa: E402
 
-from ..browser import browser, dump_dom, needs_chromium  # noqa: E402
+from ..browser import browser, dump_dom, needs_chromium, to_next_page  # noqa: E402
 
 pytestmark = [
     needs_chromium,
@@ -43,8 +41,7 @@ def submit(driver, address: str) -> None:
     field = driver.find_element(By.NAME, "address")
     field.clear()
     field.send_keys(address)
-    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    WebDriverWait(driver, 30).until(expected_conditions.staleness_of(field))
+    to_next_page(driver, driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click)
 
 
 def test_dump_dom_shows_amount_and_form(claim_link):

@@ -14,7 +14,7 @@ from saleor_cryptopay.models import RefundRequest  # noqa: E402
 from saleor_cryptopay.plugin.refunds import REFUNDS_KEY  # noqa: E402
 from saleor_cryptopay.refunds.editions import process_payouts  # noqa: E402
 
-from ..browser import dump_dom, needs_chromium  # noqa: E402
+from ..browser import dump_dom, needs_chromium, to_next_page  # noqa: E402
 from .test_refunds import BTC, order_refund, paid_order  # noqa: E402
 
 pytestmark = [needs_chromium, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -32,8 +32,6 @@ def test_shopper_claims_the_refund_in_chromium(
 ):
     pytest.importorskip("selenium", reason="needs selenium (the test extra)")
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
-    from selenium.webdriver.support.ui import WebDriverWait
 
     from ..browser import browser
 
@@ -61,8 +59,7 @@ def test_shopper_claims_the_refund_in_chromium(
         driver.get(url)
         field = driver.find_element(By.NAME, "address")
         field.send_keys(BTC)
-        driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-        WebDriverWait(driver, 30).until(expected_conditions.staleness_of(field))
+        to_next_page(driver, driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click)
         assert driver.find_element(By.TAG_NAME, "h1").text == "Refund address received"
     refund.refresh_from_db()
     assert refund.status == RefundRequest.Status.QUEUED and refund.address == BTC

@@ -18,10 +18,9 @@ pytest.importorskip("selenium", reason="needs selenium (the test extra)")
 
 from sandbox_helpers import create_invoice, th_ok  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support import expected_conditions  # noqa: E402
-from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
+from selenium.webdriver.support.ui import Select  # noqa: E402
 
-from tests.browser import browser, needs_chromium  # noqa: E402
+from tests.browser import browser, needs_chromium, to_next_page  # noqa: E402
 from tests.qr_decode import decode_qr  # noqa: E402
 
 pytestmark = [needs_chromium, pytest.mark.slow]
@@ -38,9 +37,8 @@ def shots(tmp_path) -> Path:
 
 def click(driver, label: str) -> None:
     """Press a form button by its text and wait for the next page."""
-    body = driver.find_element(By.TAG_NAME, "body")
-    driver.find_element(By.XPATH, f"//button[normalize-space()='{label}']").click()
-    WebDriverWait(driver, 30).until(expected_conditions.staleness_of(body))
+    button = driver.find_element(By.XPATH, f"//button[normalize-space()='{label}']")
+    to_next_page(driver, button.click)
 
 
 def check_fits(driver, name: str, shots: Path) -> None:
