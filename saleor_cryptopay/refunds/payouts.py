@@ -164,27 +164,49 @@ def send(refund: RefundRequest, payout: Payout, client: ICoinPayClient) -> Outco
     return Outcome(refund.pk, "sent", f"payout {result.payout_id}")
 
 
+def _close(
+    refund: RefundRequest,
+    payout: Payout,
+    code: str,
+    message: str,
+    *,
+    payout_status: str,
+    refund_status: str,
+    reason: str,
+    task: tuple[str, str],
+) -> None:
+    """Finish a payout that did not go out as asked, and put its refund and a
+    staff task in front of a person: one transaction, so no reader sees one
+    without the others."""
+    with transaction.atomic():
+        Payout.objects.filter(pk=payout.pk).update(
+            status=payout_status,
+            error_code=code[:64],
+            error=message[:1000],
+            finished_at=timezone.now(),
+        )
+        refund.status = refund_status
+        refund.refused_code = code[:64]
+        refund.refused_reason = reason
+        refund.save(update_fields=["status", "refused_code", "refused_reason", "updated_at"])
+        raise_task(refund, *task)
+
+
 def _refused(refund: RefundRequest, payout: Payout, code: str, message: str) -> Outcome:
     if code in (NOT_SENT, "invalid_amount"):
         reason = f"The payout was not sent ({message}): no request reached iCoinPay"
     else:
         reason = f"iCoinPay refused the payout: {message}"
-    with transaction.atomic():
-        Payout.objects.filter(pk=payout.pk).update(
-            status=Payout.Status.REFUSED,
-            error_code=code[:64],
-            error=message[:1000],
-            finished_at=timezone.now(),
-        )
-        refund.status = Status.FAILED
-        refund.refused_code = code[:64]
-        refund.refused_reason = reason
-        refund.save(update_fields=["status", "refused_code", "refused_reason", "updated_at"])
-        raise_task(
-            refund,
-            "payout_failed",
-            f"{reason}. Fix it, then: cryptopay_refunds --retry {refund.pk}",
-        )
+    _close(
+        refund,
+        payout,
+        code,
+        message,
+        payout_status=Payout.Status.REFUSED,
+        refund_status=Status.FAILED,
+        reason=reason,
+        task=("payout_failed", f"{reason}. Fix it, then: cryptopay_refunds --retry {refund.pk}"),
+    )
     logger.warning("cryptopay refund %s refused: %s", refund.pk, message)
     return Outcome(refund.pk, "refused", message)
 
@@ -195,18 +217,16 @@ def _unknown(refund: RefundRequest, payout: Payout, code: str, message: str) -> 
         "iCoinPay wallet's payouts, then run cryptopay_refunds --mark-sent "
         f"{refund.pk} --txid … if paid, or --retry {refund.pk} --not-sent if not."
     )
-    with transaction.atomic():
-        Payout.objects.filter(pk=payout.pk).update(
-            status=Payout.Status.UNKNOWN,
-            error_code=code[:64],
-            error=message[:1000],
-            finished_at=timezone.now(),
-        )
-        refund.status = Status.NEEDS_ATTENTION
-        refund.refused_code = code[:64]
-        refund.refused_reason = reason
-        refund.save(update_fields=["status", "refused_code", "refused_reason", "updated_at"])
-        raise_task(refund, "payout_unknown", reason)
+    _close(
+        refund,
+        payout,
+        code,
+        message,
+        payout_status=Payout.Status.UNKNOWN,
+        refund_status=Status.NEEDS_ATTENTION,
+        reason=reason,
+        task=("payout_unknown", reason),
+    )
     logger.warning("cryptopay refund %s: payout outcome unknown: %s", refund.pk, message)
     return Outcome(refund.pk, "unknown", message)
 
