@@ -34,8 +34,6 @@ PAID_NO_ORDER = "paid_no_order"
 REPORT_REFUSED = "report_refused"
 # SQLite ignores SELECT … FOR UPDATE: one sender per process instead
 _SQLITE_SENDER = threading.Lock()
-# completions this thread just sent together with their charge (flush skips them)
-_this_thread = threading.local()
 
 EVENT_FOR_ACTION = {
     Action.CHARGE: "CHARGE_SUCCESS",
@@ -64,12 +62,6 @@ def enqueue(installation: Installation, invoice: Invoice, decision: Decision) ->
     return len(rows)
 
 
-def _sent_with_charge() -> set[int]:
-    if not hasattr(_this_thread, "sent"):
-        _this_thread.sent = set()
-    return _this_thread.sent
-
-
 def _row(installation, invoice, kind, event_type, message) -> OutboxReport:
     amount = None if event_type == "INFO" else invoice.amount
     return OutboxReport(
@@ -92,12 +84,9 @@ def flush(
     if invoice is not None:
         pending = pending.filter(invoice=invoice)
     lines: list[str] = []
-    _sent_with_charge().clear()
+    with_charge: set[int] = set()  # completions that went out with their charge
     for pk in pending.values_list("pk", flat=True):
-        if pk in _sent_with_charge():
-            _sent_with_charge().discard(pk)  # went out with its charge just now
-            continue
-        if line := send(pk):
+        if pk not in with_charge and (line := send(pk, with_charge)):
             lines.append(line)
     return lines
 
@@ -119,28 +108,27 @@ def flush_later(invoice_pk: int, delay: float = 2.0) -> None:
     timer.start()
 
 
-def send(pk: int) -> str:
+def send(pk: int, with_charge: Optional[set[int]] = None) -> str:
     """Send one report unless another sender holds it. On PostgreSQL the row
     stays locked (SKIP LOCKED for the others) while Saleor is called. SQLite
     has no row locks and its one write lock must not be held through a slow
     call to Saleor: a sender leases the rows it sends (``sending_until``, taken
     by a conditional UPDATE), so ``serve`` and ``worker`` processes sharing the
     file never send one report twice (seen: the claim link's INFO event twice,
-    24 ms apart)."""
+    24 ms apart). ``with_charge`` collects the completions sent together
+    with their charge (a flush then skips them)."""
+    with_charge = set() if with_charge is None else with_charge
     if connection.vendor != "sqlite":
         with transaction.atomic():
-            return _send(pk, lock=True)
+            return _send(pk, with_charge, held=None)
     with _SQLITE_SENDER:
         if not _lease(pk):
             return ""
+        held = [pk]
         try:
-            return _send(pk, lock=False)
+            return _send(pk, with_charge, held=held)
         finally:
-            OutboxReport.objects.filter(pk__in=_leased).update(sending_until=None)
-            _leased.clear()
-
-
-_leased: list[int] = []  # rows leased by the SQLite send in progress (under _SQLITE_SENDER)
+            OutboxReport.objects.filter(pk__in=held).update(sending_until=None)
 
 
 def _lease(pk: int) -> bool:
@@ -148,24 +136,23 @@ def _lease(pk: int) -> bool:
     now = timezone.now()
     until = now + timedelta(seconds=outbound.deadline_seconds() * 2 + 30)
     free = Q(sending_until__isnull=True) | Q(sending_until__lt=now)
-    if not OutboxReport.objects.filter(free, pk=pk, done_at=None).update(sending_until=until):
-        return False
-    _leased.append(pk)
-    return True
+    return bool(OutboxReport.objects.filter(free, pk=pk, done_at=None).update(sending_until=until))
 
 
-def _send(pk: int, *, lock: bool) -> str:
+def _send(pk: int, with_charge: set[int], *, held: Optional[list[int]]) -> str:
+    """``held``: the rows this sender leased (SQLite), None where rows are
+    locked (PostgreSQL)."""
     rows = OutboxReport.objects.select_related("installation", "invoice")
-    if lock:
+    if held is None:
         rows = rows.select_for_update(skip_locked=True, of=("self",))
     row = rows.filter(pk=pk, done_at=None).first()
     if row is None or row.installation.removed_at is not None:
         return ""  # sent already, or the App was removed: a reinstall sends it
     if row.kind == OutboxReport.COMPLETE and _earlier_pending(row):
         return ""  # the charge must reach Saleor first
-    completion = _completion_after(row, lock=lock)
+    completion = _completion_after(row, held=held)
     if completion is not None:
-        return _send_with_completion(row, completion)
+        return _send_with_completion(row, completion, with_charge)
     _attempt(row)
     try:
         with timing.phase("saleor"):
@@ -199,7 +186,7 @@ def _done(row: OutboxReport, result: str) -> str:
     return f"sent {row}: {result}"
 
 
-def _completion_after(row: OutboxReport, *, lock: bool) -> Optional[OutboxReport]:
+def _completion_after(row: OutboxReport, *, held: Optional[list[int]]) -> Optional[OutboxReport]:
     """The checkout's pending completion, when ``row`` is the charge that is
     the only report before it: both then go to Saleor in one request."""
     if row.kind != OutboxReport.EVENT or row.event_type != "CHARGE_SUCCESS":
@@ -207,11 +194,13 @@ def _completion_after(row: OutboxReport, *, lock: bool) -> Optional[OutboxReport
     rows = OutboxReport.objects.filter(
         invoice=row.invoice, kind=OutboxReport.COMPLETE, done_at=None, pk__gt=row.pk
     )
-    if lock:
+    if held is None:
         rows = rows.select_for_update(skip_locked=True, of=("self",))
     completion = rows.first()
-    if completion is not None and not lock and not _lease(completion.pk):
-        return None  # another process is sending it
+    if completion is not None and held is not None:
+        if not _lease(completion.pk):
+            return None  # another process is sending it
+        held.append(completion.pk)
     if completion is None or (
         OutboxReport.objects.filter(invoice=row.invoice, done_at=None, pk__lt=completion.pk)
         .exclude(pk=row.pk)
@@ -222,7 +211,9 @@ def _completion_after(row: OutboxReport, *, lock: bool) -> Optional[OutboxReport
     return completion
 
 
-def _send_with_completion(row: OutboxReport, completion: OutboxReport) -> str:
+def _send_with_completion(
+    row: OutboxReport, completion: OutboxReport, with_charge: set[int]
+) -> str:
     invoice = row.invoice
     _attempt(row)
     _attempt(completion)
@@ -255,7 +246,7 @@ def _send_with_completion(row: OutboxReport, completion: OutboxReport) -> str:
             lines.append(_refused(completion, completed))
     else:
         lines.append(_done(completion, _record_order(invoice, *completed)))
-        _sent_with_charge().add(completion.pk)
+        with_charge.add(completion.pk)
     return "; ".join(lines)
 
 
