@@ -11,7 +11,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,17 +19,7 @@ import uvicorn
 from saleor.graphql.core.utils import to_global_id_or_none
 from saleor.graphql.tests.utils import get_graphql_content
 
-from tests.app_process import AppProcess, free_port
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float, step: float = 0.002) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError(f"not reached within {timeout} s")
+from tests.app_process import AppProcess, free_port, wait_for
 
 
 class SaleorServer:
@@ -53,7 +43,7 @@ class SaleorServer:
 
     def __enter__(self) -> SaleorServer:
         self.thread.start()
-        wait_until(lambda: self.server.started, 60, 0.05)
+        wait_for(lambda: self.server.started, 60, "uvicorn serving Saleor", 0.05)
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -40,7 +40,6 @@ import re
 import statistics
 import threading
 import time
-import uuid
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 
@@ -50,7 +49,6 @@ pytest.importorskip("saleor", reason="needs a Saleor environment (see benchmarks
 pytest.importorskip("uvicorn", reason="needs uvicorn (Saleor's own server)")
 
 import requests  # noqa: E402
-from django.db import connection  # noqa: E402
 from saleor.account.models import Group  # noqa: E402
 from saleor.app.models import App  # noqa: E402
 from saleor.graphql.core.utils import to_global_id_or_none  # noqa: E402
@@ -58,6 +56,10 @@ from saleor.order.models import Order  # noqa: E402
 from saleor.payment.models import TransactionEvent  # noqa: E402
 
 from saleor_cryptopay.models import Invoice  # noqa: E402
+from tests.app_process import wait_for  # noqa: E402
+
+# the App's own PostgreSQL database, as the two-process Saleor test makes it
+from tests.saleor.test_app_two_processes import app_database  # noqa: E402, F401
 
 from ._flow import complete, confirmation, create_payment  # noqa: E402
 from ._live import (  # noqa: E402
@@ -65,7 +67,6 @@ from ._live import (  # noqa: E402
     SaleorProfile,
     SaleorServer,
     app_process,
-    wait_until,
 )
 from ._report import header, pct  # noqa: E402
 
@@ -87,17 +88,6 @@ COMPLETE_HTTP = """mutation($id: ID!) { checkoutComplete(id: $id) {
     order { id } errors { field code message } } }"""
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def app_database():
-    name = f"cryptopay_bench_{uuid.uuid4().hex[:10]}"
-    with connection.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    db = connection.settings_dict
-    yield f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{name}"
-    with connection.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def dummy_plugin() -> str:
@@ -167,7 +157,7 @@ def test_speed(
     checkout_total,
     replica_on_test_db,
     sb,
-    app_database,
+    app_database,  # noqa: F811 (the fixture imported above)
 ):
     settings.PLUGINS = [
         dummy_plugin(),
@@ -282,7 +272,7 @@ def test_speed(
                 started = time.perf_counter()
                 response = post_callback(http, url, fields)
                 if not order_charged(checkout.token):
-                    wait_until(lambda: order_charged(checkout.token), 60)
+                    wait_for(lambda: order_charged(checkout.token), 60, "the order", 0.002)
                 elapsed = time.perf_counter() - started
                 started = time.perf_counter()
                 post_callback(http, url, fields)  # the same callback again: a duplicate
@@ -366,8 +356,8 @@ def test_speed(
                 started = time.perf_counter()
                 post_all(jobs, send)
                 tokens = [c.token for c, _ in made]
-                wait_until(lambda: Order.objects.filter(checkout_token__in=tokens,
-                           charge_status="full").count() == INVOICES, 120, 0.01)  # fmt: skip
+                charged = Order.objects.filter(checkout_token__in=tokens, charge_status="full")
+                wait_for(lambda: charged.count() == INVOICES, 120, "every order", 0.01)
                 wall = time.perf_counter() - started
                 time.sleep(0.5)
                 count_calls(path, provider, before)
